@@ -1,0 +1,319 @@
+"""Numerical gradient checks: the proof that every hand-written backward is right.
+
+For a module ``f`` and a random upstream gradient ``u`` (never all ones, so
+that mistakes cannot cancel), the scalar ``L(x, θ) = sum(u * f(x; θ))`` has
+the gradients that ``backward(u)`` claims to compute.  Each element is
+checked against the central difference
+
+    dL/dz ≈ (L(z + h) - L(z - h)) / (2h)
+
+whose error is O(h²) from truncation plus O(ε_machine · |L| / h) from
+rounding.  In float64 (ε ≈ 1e-16) and ``h = 1e-6`` both are around 1e-10;
+in float32 (ε ≈ 6e-8) rounding alone is around 1e-2 — which is why checks
+run in float64.
+
+The error reported per tensor is ``max |analytic - numeric| / max(|analytic|, |numeric|)``
+over the tensor, i.e. normalised by the largest gradient, which stays
+meaningful when individual gradients are near zero.
+
+Run ``python -m nnscratch.gradcheck`` for a table over every layer and loss.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .backend import asnumpy, get_array_module
+from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear,
+                     MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
+from .losses import CrossEntropyLoss, L1Loss, MSELoss, SmoothL1Loss
+from .module import Module, Sequential
+
+SMOOTH_TOLERANCE = 1e-7
+KINK_TOLERANCE = 1e-5
+
+
+def _default_step(dtype) -> float:
+    return 1e-6 if np.dtype(dtype) == np.float64 else 1e-3
+
+
+def _chosen_indices(size: int, max_elements: int | None, rng) -> np.ndarray:
+    if max_elements is None or size <= max_elements:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_elements, replace=False))
+
+
+def _relative_error(analytic, numeric) -> float:
+    scale = max(float(np.abs(analytic).max(initial=0.0)), float(np.abs(numeric).max(initial=0.0)))
+    if scale == 0.0:
+        return 0.0
+    return float(np.abs(analytic - numeric).max(initial=0.0) / scale)
+
+
+def _numeric_gradient(objective: Callable[[], float], array, indices, step: float) -> np.ndarray:
+    """Central differences of ``objective`` with respect to ``array.flat[indices]`` (perturbed in place)."""
+    flat = array.reshape(-1)  # a view: array is contiguous
+    numeric = np.empty(len(indices))
+    for out, index in enumerate(indices):
+        original = flat[index].copy()
+        flat[index] = original + step
+        plus = objective()
+        flat[index] = original - step
+        minus = objective()
+        flat[index] = original
+        numeric[out] = (plus - minus) / (2 * step)
+    return numeric
+
+
+def gradcheck(module: Module, x, dtype=np.float64, step: float | None = None, seed: int = 0,
+              max_elements: int | None = None) -> dict[str, float]:
+    """Compare ``module.backward`` with central differences.
+
+    Parameters
+    ----------
+    module : Module
+        Checked on a deep copy cast to ``dtype``; the original is untouched.
+    x : array (N, ...)
+        The input; also cast to ``dtype``.
+    dtype : float64 (default) or float32
+        float32 shows why gradient checks need double precision.
+    step : float, optional
+        Finite-difference step ``h`` (1e-6 in float64, 1e-3 in float32).
+    seed : int
+        Seeds the random upstream gradient and the element sampling.
+    max_elements : int, optional
+        Check at most this many randomly chosen elements per tensor.
+
+    Returns
+    -------
+    dict
+        ``{'input': err, '<parameter name>': err, ...}``: the worst relative
+        error per tensor.
+    """
+    step = _default_step(dtype) if step is None else step
+    # A stream of its own, so the upstream gradient never repeats the input's random numbers.
+    rng = np.random.default_rng((seed, 0x75707374))
+    module = copy.deepcopy(module).to(dtype=dtype)
+    for _, param in module.named_parameters():
+        param.data = get_array_module(param.data).ascontiguousarray(param.data)
+    xp = get_array_module(x)
+    x = xp.array(x, dtype=dtype, copy=True)
+    output = module.forward(x)
+    upstream = xp.asarray(rng.standard_normal(output.shape).astype(dtype))
+    module.zero_grad()
+    analytic = {"input": module.backward(upstream)}
+    params = list(module.named_parameters())
+    analytic.update((name, param.grad) for name, param in params)
+
+    def objective() -> float:
+        return float((module.forward(x) * upstream).sum(dtype=np.float64))
+
+    errors = {}
+    for name, array in [("input", x)] + [(name, param.data) for name, param in params]:
+        indices = _chosen_indices(array.size, max_elements, rng)
+        numeric = _numeric_gradient(objective, array, indices, step)
+        claimed = asnumpy(analytic[name]).reshape(-1)[indices] if analytic[name] is not None else np.zeros(len(indices))
+        errors[name] = _relative_error(claimed, numeric)
+    return errors
+
+
+def gradcheck_loss(criterion, pred, target, dtype=np.float64, step: float | None = None,
+                   seed: int = 0, max_elements: int | None = None) -> dict[str, float]:
+    """Like :func:`gradcheck` for a loss: checks ``criterion.backward()`` against ``d loss / d pred``."""
+    step = _default_step(dtype) if step is None else step
+    rng = np.random.default_rng(seed)
+    xp = get_array_module(pred)
+    pred = xp.array(pred, dtype=dtype, copy=True)
+    if hasattr(target, "dtype") and target.dtype.kind == "f":
+        target = xp.asarray(target, dtype=dtype)
+    criterion.forward(pred, target)
+    analytic = asnumpy(criterion.backward()).reshape(-1).copy()
+    indices = _chosen_indices(pred.size, max_elements, rng)
+    numeric = _numeric_gradient(lambda: criterion.forward(pred, target), pred, indices, step)
+    return {"pred": _relative_error(analytic[indices], numeric)}
+
+
+# ---------------------------------------------------------------------------
+# The catalogue of checks run by ``python -m nnscratch.gradcheck`` and the tests.
+# Inputs stay away from kinks: |x| >= 0.1 for ReLU-like layers, well-separated
+# values for max pooling, |pred - target| away from 0 and beta for L1 losses.
+
+def away_from_zero(rng, shape, margin: float = 0.1):
+    """Random values in ±[margin, 1]: no element within ``margin`` of a kink at 0."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(margin, 1.0, size=shape)
+
+
+def distinct_values(rng, shape, spacing: float = 0.1):
+    """A random arrangement of values ``spacing`` apart: no ties for max pooling."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size) * spacing - size * spacing / 2).reshape(shape)
+
+
+def tiny_network(hidden_layers: int = 18, width: int = 2, rng=None) -> Sequential:
+    """An encoder–decoder shaped like the colorizer with tiny widths (for end-to-end checks).
+
+    ``hidden_layers`` 3x3 convolutions, each followed by ReLU: three stride-2
+    convolutions down, three stride-2 transposed convolutions up, the rest at
+    constant resolution; then a 3x3 output convolution to 2 channels and tanh.
+    """
+    rng = rng or np.random.default_rng(0)
+    if hidden_layers < 6:
+        raise ValueError("the tiny network needs at least 6 hidden layers (3 down, 3 up)")
+    plain = hidden_layers - 6
+    plan = ["same"] + ["down"] * 3 + ["same"] * (plain - 1) + ["up"] * 3 if plain >= 1 else ["down"] * 3 + ["up"] * 3
+    layers, channels = [], 1
+    for kind in plan:
+        if kind == "up":
+            layers.append(ConvTranspose2d(channels, width, 4, stride=2, padding=1, rng=rng))
+        else:
+            layers.append(Conv2d(channels, width, 3, stride=2 if kind == "down" else 1, padding=1, rng=rng))
+        layers.append(ReLU())
+        channels = width
+    layers += [Conv2d(channels, 2, 3, padding=1, rng=rng), Tanh()]
+    network = Sequential(*layers)
+    # Non-zero biases: with zero biases a unit whose whole window is zero sits exactly
+    # on the ReLU kink, and a finite difference across a kink is meaningless.
+    for name, param in network.named_parameters():
+        if name.endswith("bias"):
+            param.data = rng.uniform(0.05, 0.2, size=param.shape).astype(param.dtype)
+    return network
+
+
+@dataclass
+class Case:
+    """One row of the gradient-check table."""
+
+    name: str
+    build: Callable[[np.random.Generator], tuple]  # rng -> (module or loss, inputs...)
+    tolerance: float
+    is_loss: bool = False
+
+
+def _module_case(name, make_module, make_input, tolerance=SMOOTH_TOLERANCE):
+    return Case(name, lambda rng: (make_module(rng), make_input(rng)), tolerance)
+
+
+def _loss_case(name, make_loss, make_pred, make_target, tolerance=SMOOTH_TOLERANCE):
+    return Case(name, lambda rng: (make_loss(), make_pred(rng), make_target(rng)), tolerance, is_loss=True)
+
+
+def _batchnorm_eval(rng):
+    layer = BatchNorm2d(3)
+    layer.running_mean = rng.normal(size=3).astype(np.float32)
+    layer.running_var = rng.uniform(0.5, 2.0, size=3).astype(np.float32)
+    layer.weight.data = rng.uniform(0.5, 1.5, size=3).astype(np.float32)
+    layer.bias.data = rng.normal(size=3).astype(np.float32)
+    return layer.eval()
+
+
+def _smooth_l1_pred(rng):
+    # |pred - target| in [0.1, 0.4] or [0.6, 2]: away from 0 and from beta = 0.5.
+    size = rng.choice([-1.0, 1.0], size=(2, 3, 4)) * np.where(rng.random((2, 3, 4)) < 0.5,
+                                                              rng.uniform(0.1, 0.4, (2, 3, 4)),
+                                                              rng.uniform(0.6, 2.0, (2, 3, 4)))
+    return size + 0.25
+
+
+def _class_targets(rng):
+    targets = rng.integers(0, 5, size=(2, 3, 3))
+    targets[0, 0, 0] = -100  # ignored
+    return targets
+
+
+def _soft_targets(rng):
+    weights = rng.random((2, 5, 3, 3))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+CASES: list[Case] = [
+    _module_case("Conv2d 3x3 pad 1", lambda r: Conv2d(3, 4, 3, padding=1, rng=r), lambda r: r.normal(size=(2, 3, 7, 6))),
+    _module_case("Conv2d stride 2 dilation 2", lambda r: Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1), dilation=2, rng=r),
+                 lambda r: r.normal(size=(2, 2, 9, 8))),
+    _module_case("ConvTranspose2d stride 2", lambda r: ConvTranspose2d(3, 2, 4, stride=2, padding=1, rng=r),
+                 lambda r: r.normal(size=(2, 3, 4, 5))),
+    _module_case("ConvTranspose2d odd", lambda r: ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, rng=r),
+                 lambda r: r.normal(size=(1, 2, 3, 4))),
+    _module_case("ReLU", lambda r: ReLU(), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
+    _module_case("LeakyReLU", lambda r: LeakyReLU(0.1), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
+    _module_case("Tanh", lambda r: Tanh(), lambda r: r.normal(size=(2, 3, 4, 4))),
+    _module_case("Sigmoid", lambda r: Sigmoid(), lambda r: r.normal(size=(2, 3, 4, 4))),
+    _module_case("Upsample nearest x2", lambda r: Upsample(scale_factor=2), lambda r: r.normal(size=(2, 2, 3, 4))),
+    _module_case("Upsample bilinear x2", lambda r: Upsample(scale_factor=2, mode="bilinear"),
+                 lambda r: r.normal(size=(2, 2, 3, 4))),
+    _module_case("Upsample bilinear to 7x5", lambda r: Upsample(size=(7, 5), mode="bilinear"),
+                 lambda r: r.normal(size=(1, 2, 3, 4))),
+    _module_case("MaxPool2d 2x2", lambda r: MaxPool2d(2), lambda r: distinct_values(r, (2, 2, 6, 6)), KINK_TOLERANCE),
+    _module_case("MaxPool2d 3x3 s2 p1", lambda r: MaxPool2d(3, stride=2, padding=1),
+                 lambda r: distinct_values(r, (1, 2, 7, 6)), KINK_TOLERANCE),
+    _module_case("AvgPool2d 3x3 s2 p1", lambda r: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+                 lambda r: r.normal(size=(2, 2, 7, 6))),
+    _module_case("BatchNorm2d train", lambda r: BatchNorm2d(3), lambda r: r.normal(size=(2, 3, 4, 3))),
+    _module_case("BatchNorm2d eval", _batchnorm_eval, lambda r: r.normal(size=(2, 3, 4, 3))),
+    _module_case("Linear", lambda r: Linear(5, 3, rng=r), lambda r: r.normal(size=(4, 5))),
+    _module_case("Flatten + Linear", lambda r: Sequential(Flatten(), Linear(12, 3, rng=r)),
+                 lambda r: r.normal(size=(2, 3, 2, 2))),
+    _loss_case("MSELoss", MSELoss, lambda r: r.normal(size=(2, 3, 4)), lambda r: r.normal(size=(2, 3, 4))),
+    _loss_case("L1Loss", L1Loss, lambda r: away_from_zero(r, (2, 3, 4)), lambda r: np.zeros((2, 3, 4)), KINK_TOLERANCE),
+    _loss_case("SmoothL1Loss beta 0.5", lambda: SmoothL1Loss(beta=0.5), _smooth_l1_pred,
+               lambda r: np.full((2, 3, 4), 0.25), KINK_TOLERANCE),
+    _loss_case("CrossEntropyLoss classes", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
+               lambda r: r.normal(size=(2, 5, 3, 3)), _class_targets),
+    _loss_case("CrossEntropyLoss soft", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
+               lambda r: r.normal(size=(2, 5, 3, 3)), _soft_targets),
+    _module_case("18-hidden-layer network", lambda r: tiny_network(18, 2, r), lambda r: r.normal(size=(2, 1, 16, 16)),
+                 KINK_TOLERANCE),
+]
+
+
+def run_case(case: Case, dtype=np.float64, seed: int = 0) -> dict[str, float]:
+    """Run one catalogue entry; returns the errors per tensor."""
+    rng = np.random.default_rng(seed)
+    built = case.build(rng)
+    if case.is_loss:
+        criterion, pred, target = built
+        return gradcheck_loss(criterion, pred, target, dtype=dtype, seed=seed)
+    module, x = built
+    return gradcheck(module, x, dtype=dtype, seed=seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nnscratch.gradcheck",
+        description="Check every hand-written backward pass against central differences.")
+    parser.add_argument("--layer", help="run only the checks whose name contains this text (case-insensitive)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="float32 shows why gradient checks need double precision")
+    parser.add_argument("--list", action="store_true", help="list the checks and exit")
+    args = parser.parse_args(argv)
+
+    cases = [c for c in CASES if not args.layer or args.layer.lower() in c.name.lower()]
+    if args.list:
+        print("\n".join(c.name for c in CASES))
+        return 0
+    if not cases:
+        print(f"no check matches {args.layer!r}; see --list", file=sys.stderr)
+        return 2
+    dtype = np.dtype(args.dtype)
+    rows = []
+    for case in cases:
+        for tensor, error in run_case(case, dtype).items():
+            rows.append((case.name, tensor, error, case.tolerance, error <= case.tolerance))
+    widths = [max(len(str(r[i])) for r in rows + [("layer", "tensor")]) for i in range(2)]
+    print(f"{'layer':<{widths[0]}}  {'tensor':<{widths[1]}}  max rel error  tolerance  result")
+    for name, tensor, error, tolerance, ok in rows:
+        print(f"{name:<{widths[0]}}  {tensor:<{widths[1]}}  {error:13.2e}  {tolerance:9.0e}  {'pass' if ok else 'FAIL'}")
+    failed = sum(not r[4] for r in rows)
+    print(f"\n{len(rows) - failed} passed, {failed} failed ({dtype} arithmetic)")
+    if failed and dtype == np.float32:
+        print("float32 keeps about 7 significant digits, so rounding in the difference quotient swamps "
+              "the O(h²) accuracy of central differences: check gradients in float64.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Layers: each file keeps a family's forward and backward side by side."""
+from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .linear import Flatten, Linear
+from .norm import BatchNorm2d
+from .resample import AvgPool2d, MaxPool2d, Upsample
+
+__all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU",
+           "Linear", "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample"]

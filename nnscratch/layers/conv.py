@@ -1,0 +1,274 @@
+"""2-D convolution and transposed convolution as im2col + one matrix product.
+
+Shapes at the API are NCHW, as in PyTorch.  Inside, both layers work in
+NHWC so that each kernel offset is one strided copy of whole channel
+vectors, and the convolution becomes a single BLAS matrix product:
+
+    cols[n, y, x, i, j, c] = x_padded[n, y*sh + i*dh, x*sw + j*dw, c]
+    out[(n, y, x), o]      = sum_(i, j, c) cols[(n, y, x), (i, j, c)] * W[o, c, i, j]
+
+The outputs are NHWC arrays seen through a transpose, so the next layer
+gets its NHWC data back without copying.
+"""
+from __future__ import annotations
+
+import math
+
+from ..backend import DEFAULT_DTYPE, get_array_module
+from ..init import kaiming_uniform, zeros
+from ..module import Module, Parameter, check_grad_output, check_input
+
+
+def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
+    """Turn an int or a 2-sequence into a pair of ints >= minimum."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        first, second = value
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, second)):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+    if first < minimum or second < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return first, second
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (PyTorch's formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad_nhwc(x_nhwc, padding: tuple[int, int], value: float = 0.0):
+    """Pad the two spatial axes of an NHWC array with ``value`` (no copy when there is no padding)."""
+    pad_h, pad_w = padding
+    if pad_h == 0 and pad_w == 0:
+        return x_nhwc
+    xp = get_array_module(x_nhwc)
+    n, h, w, c = x_nhwc.shape
+    padded = xp.full((n, h + 2 * pad_h, w + 2 * pad_w, c), value, dtype=x_nhwc.dtype)
+    padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :] = x_nhwc
+    return padded
+
+
+def window(offset_h, offset_w, out_size, stride):
+    """Slices selecting, for one kernel offset, the input pixel under every output pixel."""
+    (out_h, out_w), (stride_h, stride_w) = out_size, stride
+    return (
+        slice(None),
+        slice(offset_h, offset_h + stride_h * (out_h - 1) + 1, stride_h),
+        slice(offset_w, offset_w + stride_w * (out_w - 1) + 1, stride_w),
+        slice(None),
+    )
+
+
+def im2col(x_padded, kernel, stride, dilation, out_size):
+    """Gather every receptive field of an NHWC array into rows.
+
+    Returns an array of shape ``(N * out_h * out_w, kh * kw * C)``, columns
+    ordered (kernel row, kernel column, channel).  One strided copy per kernel
+    offset; no Python loop over pixels.
+    """
+    xp = get_array_module(x_padded)
+    n, _, _, channels = x_padded.shape
+    (kh, kw), (dh, dw) = kernel, dilation
+    out_h, out_w = out_size
+    cols = xp.empty((n, out_h, out_w, kh, kw, channels), dtype=x_padded.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = x_padded[window(i * dh, j * dw, out_size, stride)]
+    return cols.reshape(n * out_h * out_w, kh * kw * channels)
+
+
+def col2im(cols, padded_shape, kernel, stride, dilation, out_size):
+    """Adjoint of :func:`im2col`: sum every row back onto the pixels it came from.
+
+    ``cols`` has shape ``(N * out_h * out_w, kh * kw * C)``; the result is an
+    NHWC array of ``padded_shape``.  Overlapping windows add up, one slice-add
+    per kernel offset.
+    """
+    xp = get_array_module(cols)
+    n, _, _, channels = padded_shape
+    (kh, kw), (dh, dw) = kernel, dilation
+    out_h, out_w = out_size
+    cols = cols.reshape(n, out_h, out_w, kh, kw, channels)
+    image = xp.zeros(padded_shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            image[window(i * dh, j * dw, out_size, stride)] += cols[:, :, :, i, j, :]
+    return image
+
+
+def nhwc_rows(array_nchw):
+    """An NCHW array as a ``(N*H*W, C)`` matrix (free when the memory is NHWC already)."""
+    n, c, h, w = array_nchw.shape
+    return array_nchw.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def rows_to_nchw(rows, n: int, h: int, w: int):
+    """Inverse of :func:`nhwc_rows`: a ``(N*H*W, C)`` matrix seen as NCHW (no copy)."""
+    return rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2)
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = floor((H + 2p - d(k-1) - 1) / s) + 1``.  ``weight`` has shape
+    ``(C_out, C_in, kh, kw)`` and is He-initialised (ReLU gain); ``bias`` has
+    shape ``(C_out,)`` and starts at zero.
+
+    Backward, with ``g`` the output gradient as a ``(N*H_out*W_out, C_out)``
+    matrix and ``cols`` the im2col matrix of the input:
+
+        dW = cols^T g        db = sum_rows g        dx = col2im(g W^T)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"channel counts must be >= 1, got {in_channels} and {out_channels}")
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding", 0)
+        self.dilation = pair(dilation, "dilation", 1)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(kaiming_uniform(shape, rng=rng, dtype=dtype))
+        self.bias = Parameter(zeros(self.out_channels, dtype=dtype)) if bias else None
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"bias={self.bias is not None}")
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+            (height, width), self.kernel_size, self.stride, self.padding, self.dilation))
+
+    def weight_matrix(self):
+        """``weight`` as a ``(kh*kw*C_in, C_out)`` matrix matching the im2col column order."""
+        c_out = self.out_channels
+        return self.weight.data.transpose(2, 3, 1, 0).reshape(-1, c_out)
+
+    def forward(self, x):
+        check_input(self, x, 4, self.in_channels)
+        n, _, h, w = x.shape
+        out_h, out_w = self.output_size(h, w)
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"Conv2d: input of spatial size {h}x{w} is smaller than the kernel's reach")
+        x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), self.padding)
+        cols = im2col(x_padded, self.kernel_size, self.stride, self.dilation, (out_h, out_w))
+        out = cols @ self.weight_matrix()
+        if self.bias is not None:
+            out += self.bias.data
+        self._cache = (x_padded, (n, h, w), (out_h, out_w))
+        return rows_to_nchw(out, n, out_h, out_w)
+
+    def backward(self, grad_output):
+        cache = self._cache
+        check_grad_output(self, grad_output,
+                          None if cache is None else (cache[1][0], self.out_channels, *cache[2]))
+        x_padded, (n, h, w), out_size = cache
+        grad_rows = nhwc_rows(grad_output)
+        cols = im2col(x_padded, self.kernel_size, self.stride, self.dilation, out_size)
+        grad_weight = (cols.T @ grad_rows).reshape(*self.kernel_size, self.in_channels, self.out_channels)
+        self.weight.accumulate(grad_weight.transpose(3, 2, 0, 1))
+        if self.bias is not None:
+            self.bias.accumulate(grad_rows.sum(axis=0))
+        del cols
+        grad_cols = grad_rows @ self.weight_matrix().T
+        grad_padded = col2im(grad_cols, x_padded.shape, self.kernel_size, self.stride, self.dilation, out_size)
+        pad_h, pad_w = self.padding
+        return grad_padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :].transpose(0, 3, 1, 2)
+
+
+class ConvTranspose2d(Module):
+    """Transposed convolution (the adjoint of Conv2d), used to upsample.
+
+    Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = (H - 1) s - 2p + d(k - 1) + output_padding + 1``; ``weight``
+    has shape ``(C_in, C_out, kh, kw)`` as in PyTorch.  Forward scatters each
+    input pixel times the kernel onto the output (col2im of ``x W``);
+    backward gathers: ``dx = im2col(g) W^T``, ``dW = x^T im2col(g)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"channel counts must be >= 1, got {in_channels} and {out_channels}")
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding", 0)
+        self.output_padding = pair(output_padding, "output_padding", 0)
+        self.dilation = pair(dilation, "dilation", 1)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"output_padding must be smaller than stride or dilation, got {self.output_padding}")
+        shape = (self.in_channels, self.out_channels, *self.kernel_size)
+        # Each output pixel sums about C_in * kh * kw / (sh * sw) terms.
+        fan_in = self.in_channels * math.prod(self.kernel_size) // math.prod(self.stride)
+        self.weight = Parameter(kaiming_uniform(shape, fan_in=max(fan_in, 1), rng=rng, dtype=dtype))
+        self.bias = Parameter(zeros(self.out_channels, dtype=dtype)) if bias else None
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, output_padding={self.output_padding}, "
+                f"dilation={self.dilation}, bias={self.bias is not None}")
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return tuple((size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, k, s, p, op, d in zip(
+            (height, width), self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation))
+
+    def _buffer_shape(self, n, h, w):
+        """NHWC shape of the uncropped output: large enough for every scatter and the crop."""
+        full = [(size - 1) * s + d * (k - 1) + 1 for size, k, s, d in zip((h, w), self.kernel_size, self.stride, self.dilation)]
+        out = self.output_size(h, w)
+        return (n, *(max(f, p + o) for f, p, o in zip(full, self.padding, out)), self.out_channels)
+
+    def weight_matrix(self):
+        """``weight`` as a ``(C_in, kh*kw*C_out)`` matrix matching the im2col column order."""
+        return self.weight.data.transpose(0, 2, 3, 1).reshape(self.in_channels, -1)
+
+    def forward(self, x):
+        check_input(self, x, 4, self.in_channels)
+        n, _, h, w = x.shape
+        out_h, out_w = self.output_size(h, w)
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"ConvTranspose2d: padding {self.padding} leaves no output for a {h}x{w} input")
+        x_rows = nhwc_rows(x)
+        cols = x_rows @ self.weight_matrix()
+        buffer = col2im(cols, self._buffer_shape(n, h, w), self.kernel_size, self.stride, self.dilation, (h, w))
+        pad_h, pad_w = self.padding
+        out = buffer[:, pad_h:pad_h + out_h, pad_w:pad_w + out_w, :]
+        if self.bias is not None:
+            out += self.bias.data
+        self._cache = (x_rows, (n, h, w), (out_h, out_w))
+        return out.transpose(0, 3, 1, 2)
+
+    def backward(self, grad_output):
+        cache = self._cache
+        check_grad_output(self, grad_output,
+                          None if cache is None else (cache[1][0], self.out_channels, *cache[2]))
+        x_rows, (n, h, w), (out_h, out_w) = cache
+        xp = get_array_module(grad_output)
+        grad_nhwc = grad_output.transpose(0, 2, 3, 1)
+        pad_h, pad_w = self.padding
+        buffer_shape = self._buffer_shape(n, h, w)
+        if buffer_shape[1:3] == (out_h, out_w) and pad_h == pad_w == 0:
+            grad_buffer = grad_nhwc
+        else:
+            grad_buffer = xp.zeros(buffer_shape, dtype=grad_output.dtype)
+            grad_buffer[:, pad_h:pad_h + out_h, pad_w:pad_w + out_w, :] = grad_nhwc
+        grad_cols = im2col(grad_buffer, self.kernel_size, self.stride, self.dilation, (h, w))
+        grad_weight = (x_rows.T @ grad_cols).reshape(self.in_channels, *self.kernel_size, self.out_channels)
+        self.weight.accumulate(grad_weight.transpose(0, 3, 1, 2))
+        if self.bias is not None:
+            self.bias.accumulate(grad_nhwc.sum(axis=(0, 1, 2)))
+        grad_rows = grad_cols @ self.weight_matrix().T
+        return rows_to_nchw(grad_rows, n, h, w)

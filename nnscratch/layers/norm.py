@@ -1,0 +1,89 @@
+"""Batch normalisation over the channels of NCHW activations."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE, get_array_module
+from ..module import Module, Parameter, check_grad_output, check_input
+from .conv import nhwc_rows, rows_to_nchw
+
+
+class BatchNorm2d(Module):
+    """``y = (x - mean) / sqrt(var + eps) * weight + bias``, per channel.
+
+    Training uses the batch's mean and biased variance over (N, H, W) and
+    updates ``running_mean`` / ``running_var`` exactly as PyTorch does
+    (``running = (1 - momentum) running + momentum * batch``, with the
+    *unbiased* batch variance; ``momentum=None`` gives the cumulative
+    average).  Evaluation uses the running statistics.
+
+    Backward in training, with ``x̂`` the normalised input and ``g`` the output
+    gradient per channel over the ``M = N*H*W`` values:
+
+        dx = weight / sqrt(var + eps) * (g - mean(g) - x̂ mean(g x̂))
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+    def forward(self, x):
+        check_input(self, x, 4, self.num_features)
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        rows = nhwc_rows(x)
+        use_batch = self.training or not self.track_running_stats
+        if use_batch:
+            count = rows.shape[0]
+            if count < 2:
+                raise ValueError(f"BatchNorm2d needs more than one value per channel in training, got shape {tuple(x.shape)}")
+            mean = rows.mean(axis=0)
+            centered = rows - mean
+            var = (centered * centered).mean(axis=0)
+            if self.training and self.track_running_stats:
+                self._update_running(mean, var, count)
+        else:
+            mean, var = self.running_mean, self.running_var
+            centered = rows - mean
+        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        normalized = centered * inv_std
+        out = normalized * self.weight.data + self.bias.data if self.affine else normalized
+        self._cache = (normalized, inv_std, use_batch, x.shape)
+        return rows_to_nchw(out, n, h, w)
+
+    def _update_running(self, mean, var, count):
+        self.num_batches_tracked += 1  # in place: stays a 0-d array
+        factor = (1.0 / float(self.num_batches_tracked)) if self.momentum is None else self.momentum
+        unbiased = var * (count / (count - 1))
+        self.running_mean = self.running_mean * (1 - factor) + mean * factor
+        self.running_var = self.running_var * (1 - factor) + unbiased * factor
+
+    def backward(self, grad_output):
+        check_grad_output(self, grad_output, None if self._cache is None else self._cache[3])
+        normalized, inv_std, use_batch, (n, c, h, w) = self._cache
+        grad_rows = nhwc_rows(grad_output)
+        if self.affine:
+            self.weight.accumulate((grad_rows * normalized).sum(axis=0))
+            self.bias.accumulate(grad_rows.sum(axis=0))
+            scale = self.weight.data * inv_std
+        else:
+            scale = inv_std
+        if use_batch:
+            grad_rows = grad_rows - grad_rows.mean(axis=0) - normalized * (grad_rows * normalized).mean(axis=0)
+        return rows_to_nchw(grad_rows * scale, n, h, w)

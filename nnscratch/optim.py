@@ -1,0 +1,184 @@
+"""Optimizers with the exact update equations of ``torch.optim``.
+
+Each keeps one small dict of state per parameter (momentum buffers, Adam's
+moments and step count), saved and restored by ``state_dict`` /
+``load_state_dict`` so that a resumed run continues bit for bit.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+from .backend import check_device, get_array_module, to_device
+from .module import Parameter
+
+
+class Optimizer:
+    """Base class: a list of parameters and per-parameter state."""
+
+    hyperparameter_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Parameter], lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for index, param in enumerate(self.params):
+            if not isinstance(param, Parameter):
+                raise TypeError(f"{type(self).__name__} expects Parameters, got {type(param).__name__} at position {index}")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"learning rate must be a finite number >= 0, got {lr!r}")
+        self.lr = float(lr)
+        self.state: list[dict] = [{} for _ in self.params]
+
+    def zero_grad(self) -> None:
+        for param in self.params:
+            param.grad = None
+
+    def step(self) -> None:
+        for param, state in zip(self.params, self.state):
+            if param.grad is None:
+                continue
+            if param.grad.shape != param.data.shape:
+                raise ValueError(f"gradient of shape {tuple(param.grad.shape)} for a parameter of shape {tuple(param.data.shape)}")
+            self._move_state(state, param.data)
+            self._update(param.data, param.grad, state)
+
+    def _update(self, data, grad, state) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _move_state(state: dict, like) -> None:
+        """Keep state on the parameter's device (moves once, after ``Module.to``)."""
+        xp = get_array_module(like)
+        for key, value in state.items():
+            if hasattr(value, "shape") and get_array_module(value) is not xp:
+                state[key] = to_device(value, "cpu" if xp is np else "cuda")
+
+    def to(self, device: str) -> "Optimizer":
+        """Move the optimizer's state arrays to ``device``."""
+        device = check_device(device)
+        for state in self.state:
+            for key, value in state.items():
+                if hasattr(value, "shape"):
+                    state[key] = to_device(value, device)
+        return self
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr, **{name: getattr(self, name) for name in self.hyperparameter_names}}
+
+    def state_dict(self) -> dict:
+        """``{'type', 'hyperparameters', 'state'}``; ``state`` maps parameter index to its dict."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self.hyperparameters(),
+            "state": {str(i): dict(state) for i, state in enumerate(self.state)},
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and per-parameter state saved by :meth:`state_dict`."""
+        kind = state_dict.get("type")
+        if kind != type(self).__name__:
+            raise ValueError(f"optimizer state is for {kind!r}, not {type(self).__name__}")
+        saved = state_dict.get("state", {})
+        if len(saved) != len(self.params):
+            raise ValueError(f"optimizer state has {len(saved)} parameters, this optimizer has {len(self.params)}")
+        new_states = []
+        for index, param in enumerate(self.params):
+            state = dict(saved[str(index)])
+            for key, value in state.items():
+                if hasattr(value, "shape") and value.ndim > 0:
+                    if tuple(value.shape) != tuple(param.data.shape):
+                        raise ValueError(f"optimizer state {key!r} of parameter {index} has shape "
+                                         f"{tuple(value.shape)}, the parameter has {tuple(param.data.shape)}")
+                    xp = get_array_module(param.data)
+                    state[key] = to_device(value, "cpu" if xp is np else "cuda").astype(param.data.dtype, copy=True)
+                elif hasattr(value, "shape"):
+                    state[key] = value.item()
+            new_states.append(state)
+        for name, value in state_dict.get("hyperparameters", {}).items():
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self.state = new_states
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (heavy-ball or Nesterov).
+
+        g = grad + weight_decay * p
+        b = g                                   (first step)
+        b = momentum * b + (1 - dampening) * g  (later steps)
+        g = g + momentum * b  (Nesterov)  or  g = b
+        p = p - lr * g
+    """
+
+    hyperparameter_names = ("momentum", "dampening", "weight_decay", "nesterov")
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
+        self.momentum, self.dampening = float(momentum), float(dampening)
+        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+
+    def _update(self, data, grad, state) -> None:
+        if self.weight_decay:
+            grad = grad + self.weight_decay * data
+        if self.momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = grad.copy()
+            else:
+                buffer *= self.momentum
+                buffer += (1 - self.dampening) * grad
+            grad = grad + self.momentum * buffer if self.nesterov else buffer
+        data -= self.lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), the equations of ``torch.optim.Adam``:
+
+        g = grad + weight_decay * p          (coupled L2, as torch)
+        t = t + 1
+        m = m + (1 - beta1) (g - m)
+        v = beta2 v + (1 - beta2) g²
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    hyperparameter_names = ("betas", "eps", "weight_decay")
+
+    def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        beta1, beta2 = betas
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"eps and weight_decay must be >= 0, got {eps} and {weight_decay}")
+        self.betas = (float(beta1), float(beta2))
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+
+    def _update(self, data, grad, state) -> None:
+        xp = get_array_module(data)
+        beta1, beta2 = self.betas
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(data)
+            state["exp_avg_sq"] = xp.zeros_like(data)
+        if self.weight_decay:
+            grad = grad + self.weight_decay * data
+        state["step"] += 1
+        step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        exp_avg += (grad - exp_avg) * (1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += grad * grad * (1 - beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        denom = xp.sqrt(exp_avg_sq)
+        denom /= bias_correction2_sqrt
+        denom += self.eps
+        update = exp_avg / denom
+        update *= self.lr / bias_correction1
+        data -= update

@@ -1,0 +1,161 @@
+"""Module plumbing: registration, state dicts, dtype/device moves, error messages."""
+import numpy as np
+import pytest
+
+import nnscratch as nn
+
+
+def small_net():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=np.random.default_rng(0)), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Conv2d(4, 2, 3, padding=1, rng=np.random.default_rng(1)))
+
+
+def test_parameters_and_buffers_are_registered_in_order():
+    net = small_net()
+    assert [name for name, _ in net.named_parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
+    assert list(net.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias",
+                                      "1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert net[0].weight.shape == (4, 1, 3, 3) and net[0].bias.shape == (4,)
+
+
+def test_state_dict_round_trip_restores_outputs():
+    net, other = small_net(), nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 3, padding=1))
+    x = np.random.default_rng(2).normal(size=(2, 1, 6, 6)).astype(np.float32)
+    net.forward(x)  # moves running statistics
+    other.load_state_dict(net.state_dict())
+    net.eval(), other.eval()
+    np.testing.assert_array_equal(net.forward(x), other.forward(x))
+
+
+def test_load_state_dict_names_missing_and_misshaped_entries():
+    net = small_net()
+    state = dict(net.state_dict())
+    del state["0.bias"]
+    state["3.weight"] = np.zeros((2, 4, 5, 5), dtype=np.float32)
+    state["extra"] = np.zeros(1)
+    with pytest.raises(ValueError) as error:
+        net.load_state_dict(state)
+    message = str(error.value)
+    assert "missing: 0.bias" in message and "unexpected: extra" in message and "3.weight: expected shape (2, 4, 3, 3)" in message
+
+
+def test_to_double_casts_parameters_and_float_buffers_only():
+    net = small_net().double()
+    assert all(p.data.dtype == np.float64 for p in net.parameters())
+    assert net[1].running_var.dtype == np.float64 and net[1].num_batches_tracked.dtype == np.int64
+    with pytest.raises(TypeError, match="floating dtype"):
+        net.to(dtype=np.int32)
+    with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
+        net.to("tpu")
+
+
+def test_train_eval_and_zero_grad():
+    net = small_net()
+    net.eval()
+    assert not any(m.training for _, m in net.named_modules())
+    net.train()
+    x = np.ones((2, 1, 4, 4), dtype=np.float32)
+    net.backward(net.forward(x))
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_gradients_accumulate_across_backward_calls():
+    layer = nn.Linear(3, 2, rng=np.random.default_rng(0))
+    x, g = np.ones((1, 3), dtype=np.float32), np.ones((1, 2), dtype=np.float32)
+    layer.forward(x)
+    layer.backward(g)
+    first = layer.weight.grad.copy()
+    layer.backward(g)
+    np.testing.assert_array_equal(layer.weight.grad, 2 * first)
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.ReLU(), (2, 3)), (nn.Tanh(), (2, 3)), (nn.Upsample(scale_factor=2), (1, 1, 2, 2)),
+    (nn.MaxPool2d(2), (1, 1, 4, 4)), (nn.BatchNorm2d(1), (2, 1, 2, 2)), (nn.Linear(3, 1), (2, 3)),
+])
+def test_backward_before_forward_and_misshaped_gradients_are_reported(layer, shape):
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros(shape, dtype=np.float32))
+    y = layer.forward(np.ones(shape, dtype=np.float32))
+    with pytest.raises(ValueError, match="expects a gradient of shape"):
+        layer.backward(np.zeros((7,) + tuple(y.shape), dtype=np.float32))
+
+
+@pytest.mark.parametrize("layer", [nn.ReLU(), nn.LeakyReLU(), nn.Tanh(), nn.Sigmoid(), nn.MaxPool2d(2), nn.AvgPool2d(2),
+                                   nn.Upsample(scale_factor=2, mode="bilinear"), nn.BatchNorm2d(1)])
+def test_nan_in_gives_nan_out(layer):
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4) / 8 - 1
+    x[0, 0, 1, 1] = np.nan
+    assert np.isnan(layer.forward(x)).any()
+
+
+def test_sequential_rejects_non_modules_and_bad_arguments():
+    with pytest.raises(TypeError, match="Sequential takes Modules"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+    with pytest.raises(ValueError, match="kernel_size"):
+        nn.Conv2d(1, 1, 0)
+    with pytest.raises(TypeError, match="kernel_size"):
+        nn.Conv2d(1, 1, "3")
+    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
+        nn.Upsample()
+    with pytest.raises(ValueError, match="Nesterov"):
+        nn.SGD(small_net().parameters(), lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="learning rate"):
+        nn.Adam(small_net().parameters(), lr=float("nan"))
+
+
+def test_losses_check_their_inputs():
+    with pytest.raises(ValueError, match="same shape"):
+        nn.MSELoss().forward(np.zeros(3), np.zeros(4))
+    with pytest.raises(TypeError, match="floating"):
+        nn.L1Loss().forward(np.zeros(3, dtype=int), np.zeros(3))
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\]"):
+        nn.CrossEntropyLoss().forward(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(RuntimeError, match="before forward"):
+        nn.MSELoss().backward()
+
+
+def test_seeded_initialisation_is_reproducible():
+    nn.manual_seed(7)
+    first = nn.Conv2d(3, 4, 3).weight.data
+    nn.manual_seed(7)
+    np.testing.assert_array_equal(first, nn.Conv2d(3, 4, 3).weight.data)
+    # He initialisation: variance 2 / fan_in
+    big = nn.Conv2d(64, 256, 3, rng=np.random.default_rng(0)).weight.data
+    assert abs(big.var() * 64 * 9 / 2 - 1) < 0.02
+
+
+def test_adam_state_dict_resumes_exactly():
+    rng = np.random.default_rng(0)
+    data = [(rng.normal(size=(4, 1, 6, 6)).astype(np.float32), rng.normal(size=(4, 2, 6, 6)).astype(np.float32)) for _ in range(6)]
+
+    def run(net, optimizer, batches):
+        loss = nn.MSELoss()
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss.forward(net.forward(x), y)
+            net.backward(loss.backward())
+            optimizer.step()
+
+    straight = small_net()
+    run(straight, nn.Adam(straight.parameters()), data)
+
+    first = small_net()
+    optimizer = nn.Adam(first.parameters())
+    run(first, optimizer, data[:3])
+    saved_model, saved_optimizer = first.state_dict(), optimizer.state_dict()
+    resumed = small_net()
+    resumed.load_state_dict(saved_model)
+    resumed_optimizer = nn.Adam(resumed.parameters())
+    resumed_optimizer.load_state_dict(saved_optimizer)
+    run(resumed, resumed_optimizer, data[3:])
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_optimizer_state_for_another_optimizer_is_refused():
+    net = small_net()
+    with pytest.raises(ValueError, match="'Adam', not SGD"):
+        nn.SGD(net.parameters(), lr=0.1).load_state_dict(nn.Adam(net.parameters()).state_dict())
