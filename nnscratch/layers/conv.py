@@ -62,21 +62,36 @@ def window(offset_h, offset_w, out_size, stride):
     )
 
 
-def im2col(x_padded, kernel, stride, dilation, out_size):
+def im2col(x_padded, kernel, stride, dilation, out_size, out=None):
     """Gather every receptive field of an NHWC array into rows.
 
     Returns an array of shape ``(N * out_h * out_w, kh * kw * C)``, columns
     ordered (kernel row, kernel column, channel).  One strided copy per kernel
-    offset; no Python loop over pixels.
+    offset; without horizontal dilation the ``kw`` offsets of a kernel row are
+    adjacent pixels, so a whole kernel row (``kw * C`` contiguous values) is
+    copied at once.  No Python loop over pixels.  ``out``, if given, is a
+    buffer of at least that many elements to write into.
     """
     xp = get_array_module(x_padded)
     n, _, _, channels = x_padded.shape
     (kh, kw), (dh, dw) = kernel, dilation
-    out_h, out_w = out_size
-    cols = xp.empty((n, out_h, out_w, kh, kw, channels), dtype=x_padded.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = x_padded[window(i * dh, j * dw, out_size, stride)]
+    (sh, sw), (out_h, out_w) = stride, out_size
+    shape = (n, out_h, out_w, kh, kw, channels)
+    if out is None:
+        cols = xp.empty(shape, dtype=x_padded.dtype)
+    else:
+        cols = out.reshape(-1)[:n * out_h * out_w * kh * kw * channels].reshape(shape)
+    if dw == 1 and x_padded.strides[3] == x_padded.itemsize and x_padded.strides[2] == channels * x_padded.itemsize:
+        s_n, s_h, s_w, s_c = x_padded.strides
+        for i in range(kh):
+            rows = x_padded[:, i * dh:i * dh + sh * (out_h - 1) + 1:sh]
+            cols[:, :, :, i] = xp.lib.stride_tricks.as_strided(
+                rows, shape=(n, out_h, out_w, kw * channels), strides=(s_n, sh * s_h, sw * s_w, s_c)
+            ).reshape(n, out_h, out_w, kw, channels)
+    else:
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :] = x_padded[window(i * dh, j * dw, out_size, stride)]
     return cols.reshape(n * out_h * out_w, kh * kw * channels)
 
 
@@ -97,6 +112,74 @@ def col2im(cols, padded_shape, kernel, stride, dilation, out_size):
         for j in range(kw):
             image[window(i * dh, j * dw, out_size, stride)] += cols[:, :, :, i, j, :]
     return image
+
+
+# im2col matrices are built a block of output rows at a time, small enough to stay
+# in cache between the copy that builds a block and the matrix product that reads it.
+BLOCK_BYTES = 1 << 22
+
+
+def row_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
+    """Split the output rows ``(n, y)`` into blocks of about ``BLOCK_BYTES`` of im2col.
+
+    Yields ``(images, rows, first, last)``: the image and row slices of a block
+    and its range in the flattened ``n * out_h * out_w`` output pixels.  Small
+    images are grouped whole; large ones are cut into bands of rows.
+    """
+    image_bytes = out_h * out_w * row_bytes
+    if image_bytes <= BLOCK_BYTES:
+        per_block = max(1, BLOCK_BYTES // image_bytes)
+        for first in range(0, n, per_block):
+            last = min(first + per_block, n)
+            yield slice(first, last), slice(0, out_h), first * out_h * out_w, last * out_h * out_w
+    else:
+        band = max(1, BLOCK_BYTES // (out_w * row_bytes))
+        for image in range(n):
+            for top in range(0, out_h, band):
+                bottom = min(top + band, out_h)
+                yield (slice(image, image + 1), slice(top, bottom),
+                       (image * out_h + top) * out_w, (image * out_h + bottom) * out_w)
+
+
+def _block_input(x_padded, images, rows, kernel_h, stride_h, dilation_h):
+    """The part of the padded input that the output rows ``rows`` of ``images`` read."""
+    start = rows.start * stride_h
+    stop = (rows.stop - 1) * stride_h + dilation_h * (kernel_h - 1) + 1
+    return x_padded[images, start:stop]
+
+
+def conv_rows(x_padded, weight_matrix, kernel, stride, dilation, out_size):
+    """``im2col(x_padded) @ weight_matrix`` computed block by block: ``(N*out_h*out_w, C_out)``."""
+    xp = get_array_module(x_padded)
+    n = x_padded.shape[0]
+    out_h, out_w = out_size
+    k_cols, c_out = weight_matrix.shape
+    out = xp.empty((n * out_h * out_w, c_out), dtype=x_padded.dtype)
+    scratch = None
+    for images, rows, first, last in row_blocks(n, out_h, out_w, k_cols * x_padded.itemsize):
+        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
+        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
+        if scratch is None:
+            scratch = cols
+        xp.matmul(cols, weight_matrix, out=out[first:last])
+    return out
+
+
+def conv_weight_grad(x_padded, grad_rows, kernel, stride, dilation, out_size):
+    """``im2col(x_padded).T @ grad_rows`` computed block by block: ``(kh*kw*C_in, C_out)``."""
+    xp = get_array_module(x_padded)
+    n, channels = x_padded.shape[0], x_padded.shape[3]
+    out_h, out_w = out_size
+    k_cols = kernel[0] * kernel[1] * channels
+    grad = xp.zeros((k_cols, grad_rows.shape[1]), dtype=grad_rows.dtype)
+    scratch = None
+    for images, rows, first, last in row_blocks(n, out_h, out_w, k_cols * x_padded.itemsize):
+        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
+        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
+        if scratch is None:
+            scratch = cols
+        grad += cols.T @ grad_rows[first:last]
+    return grad
 
 
 def nhwc_rows(array_nchw):
@@ -160,8 +243,7 @@ class Conv2d(Module):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"Conv2d: input of spatial size {h}x{w} is smaller than the kernel's reach")
         x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), self.padding)
-        cols = im2col(x_padded, self.kernel_size, self.stride, self.dilation, (out_h, out_w))
-        out = cols @ self.weight_matrix()
+        out = conv_rows(x_padded, self.weight_matrix(), self.kernel_size, self.stride, self.dilation, (out_h, out_w))
         if self.bias is not None:
             out += self.bias.data
         self._cache = (x_padded, (n, h, w), (out_h, out_w))
@@ -173,15 +255,22 @@ class Conv2d(Module):
                           None if cache is None else (cache[1][0], self.out_channels, *cache[2]))
         x_padded, (n, h, w), out_size = cache
         grad_rows = nhwc_rows(grad_output)
-        cols = im2col(x_padded, self.kernel_size, self.stride, self.dilation, out_size)
-        grad_weight = (cols.T @ grad_rows).reshape(*self.kernel_size, self.in_channels, self.out_channels)
+        grad_weight = conv_weight_grad(x_padded, grad_rows, self.kernel_size, self.stride, self.dilation, out_size)
+        grad_weight = grad_weight.reshape(*self.kernel_size, self.in_channels, self.out_channels)
         self.weight.accumulate(grad_weight.transpose(3, 2, 0, 1))
         if self.bias is not None:
             self.bias.accumulate(grad_rows.sum(axis=0))
-        del cols
+        pad_h, pad_w = self.padding
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation
+        if self.stride == (1, 1) and pad_h <= dh * (kh - 1) and pad_w <= dw * (kw - 1):
+            # Stride 1: dx is the convolution of the gradient, padded by d(k-1)-p, with the
+            # kernel rotated by 180° and its channel axes swapped (no scatter needed).
+            grad_padded = pad_nhwc(grad_output.transpose(0, 2, 3, 1), (dh * (kh - 1) - pad_h, dw * (kw - 1) - pad_w))
+            rotated = self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, self.in_channels)
+            grad_rows_in = conv_rows(grad_padded, rotated, self.kernel_size, (1, 1), self.dilation, (h, w))
+            return rows_to_nchw(grad_rows_in, n, h, w)
         grad_cols = grad_rows @ self.weight_matrix().T
         grad_padded = col2im(grad_cols, x_padded.shape, self.kernel_size, self.stride, self.dilation, out_size)
-        pad_h, pad_w = self.padding
         return grad_padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :].transpose(0, 3, 1, 2)
 
 

@@ -1,0 +1,244 @@
+"""The ``colorize`` command: predict, train, evaluate, model-summary, export.
+
+User mistakes (a missing file, a corrupt image, a bad option value) end
+with one ``colorize: error: ...`` line and exit status 1 (2 for usage
+errors), never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import nnscratch as nn
+from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_image
+
+from .data import to_rgb_uint8
+from .infer import ModelFileError, colorize, load_model
+from .metrics import colorfulness
+from .model import Colorizer, layer_table
+from .train import TrainingError, train
+
+EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", metavar="PATH",
+                        help="a model file, a checkpoint, or a training run folder (default: the shipped model)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos with a CNN written from scratch.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    predict = commands.add_parser("predict", help="colorize image files or folders")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    predict.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file (for one input file) or folder")
+    predict.add_argument("--size", type=_positive_int, default=512,
+                         help="long side of the working resolution for the network (default 512)")
+    predict.add_argument("--format", choices=["png", "jpg", "webp", "tif", "bmp"],
+                         help="output format in folder mode (default: the input's)")
+    _model_arguments(predict)
+
+    fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
+    fit.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos (searched recursively)")
+    fit.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics, loss plot")
+    length = fit.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int, help="optimizer steps")
+    length.add_argument("--epochs", type=_positive_float, help="passes over the training photos (one crop each)")
+    fit.add_argument("--batch-size", type=_positive_int, default=16)
+    fit.add_argument("--crop", type=_positive_int, default=128, help="crop side in pixels, a multiple of 8 (default 128)")
+    fit.add_argument("--lr", type=_positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    fit.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (default 32)")
+    fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
+    fit.add_argument("--norm", choices=["batch", "none"], default="batch")
+    fit.add_argument("--loss", choices=["huber", "mse", "l1"], default="huber")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    held_out = fit.add_mutually_exclusive_group()
+    held_out.add_argument("--val", metavar="DIR", help="folder of validation photos")
+    held_out.add_argument("--val-fraction", type=_fraction, default=0.0, help="hold out this fraction of --data")
+    fit.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
+    fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K")
+    fit.add_argument("--min-colorfulness", type=float, default=5.0,
+                     help="skip photos less colourful than this (Hasler-Süsstrunk; default 5)")
+    fit.add_argument("--resume", action="store_true", help="continue the newest checkpoint in RUN_DIR")
+    fit.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    score = commands.add_parser("evaluate", help="score a model on colour photos against the grayscale baseline")
+    score.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos")
+    score.add_argument("--size", type=_positive_int, default=512, help="working resolution (default 512)")
+    score.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    score.add_argument("--grid", metavar="FILE", help="write a gray | predicted | truth PNG grid")
+    _model_arguments(score)
+
+    summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a model")
+    summary.add_argument("--hidden-layers", type=_positive_int, default=18)
+    summary.add_argument("--width", type=_positive_int, default=32)
+    summary.add_argument("--norm", choices=["batch", "none"], default="batch")
+    summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
+    _model_arguments(summary)
+
+    export = commands.add_parser("export", help="write a compact model file (weights only) from a checkpoint")
+    export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
+    export.add_argument("output", metavar="OUT.npz")
+    export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
+    return parser
+
+
+def _collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input root) for every input file."""
+    found = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += [(p, p.relative_to(path)) for p in find_images(path)]
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return found
+
+
+def run_predict(args) -> int:
+    files = _collect_inputs(args.inputs)
+    if not files:
+        raise ValueError("no image files found in the inputs")
+    output = Path(args.output)
+    single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
+    if single and args.format:
+        raise ValueError("--format is for folder output; for one file the output's extension decides")
+    model = load_model(args.checkpoint)
+    failures, told_about_colour = [], False
+    for source, relative in files:
+        if single:
+            target = output
+        else:
+            suffix = f".{args.format}" if args.format else source.suffix.lower()
+            target = output / relative.with_suffix(suffix)
+        try:
+            image = read_image(source)
+            if image.ndim == 3 and image.shape[2] >= 3 and not told_about_colour:
+                if colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
+                    print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
+                    told_about_colour = True
+            write_image(target, colorize(image, model, size=args.size))
+            print(f"{source} -> {target}")
+        except (ImageError, OSError, ValueError) as error:
+            failures.append(source)
+            print(f"failed: {source}: {error}", file=sys.stderr)
+    if failures:
+        print(f"colorized {len(files) - len(failures)} of {len(files)} files; {len(failures)} failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_train(args) -> int:
+    steps, epochs = args.steps, args.epochs
+    if not args.resume and steps is None and epochs is None:
+        raise ValueError("give --steps or --epochs")
+    records = train(data=args.data, out=args.out, steps=steps, epochs=epochs, batch_size=args.batch_size,
+                    crop=args.crop, lr=args.lr, width=args.width, hidden_layers=args.hidden_layers, norm=args.norm,
+                    loss=args.loss, seed=args.seed, device=args.device, val=args.val, val_fraction=args.val_fraction,
+                    checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+                    resume=args.resume, min_colorfulness=args.min_colorfulness, progress=not args.no_progress)
+    losses = [r["loss"] for r in records if "loss" in r]
+    if losses:
+        print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate import evaluate_photos, save_grid
+
+    paths = find_images(args.data)
+    if not paths:
+        raise ValueError(f"no image files found in {args.data}")
+    model = load_model(args.checkpoint)
+    photos = [(p.name, read_image(p)) for p in paths]
+    result = evaluate_photos(model, photos, size=args.size)
+    print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'ab RMSE':>8} {'colourful':>9} {'truth':>7}")
+    for r in result["images"]:
+        print(f"{r['image'][:28]:<28} {r['psnr']:7.2f} {r['psnr_gray']:7.2f} {r['ab_rmse']:8.2f} "
+              f"{r['colorfulness']:9.1f} {r['colorfulness_truth']:7.1f}")
+    mean = result["mean"]
+    print(f"{'mean':<28} {mean['psnr']:7.2f} {mean['psnr_gray']:7.2f} {mean['ab_rmse']:8.2f} "
+          f"{mean['colorfulness']:9.1f} {mean['colorfulness_truth']:7.1f}")
+    print(f"PSNR gain over grayscale: {mean['psnr_gain']:+.2f} dB; colourfulness {mean['colorfulness_ratio']:.0%} of the truth")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"images": result["images"], "mean": mean}, indent=2) + "\n")
+    if args.grid:
+        save_grid(result["panels"], args.grid)
+    return 0
+
+
+def run_summary(args) -> int:
+    model = load_model(args.checkpoint) if args.checkpoint else Colorizer(args.hidden_layers, args.width, args.norm)
+    if args.size % 8:
+        raise ValueError(f"--size must be a multiple of 8, got {args.size}")
+    rows = layer_table(model, args.size, args.size)
+    print(f"Colorizer({model.extra_repr()}): {model.hidden_layer_count()} hidden layers")
+    print(f"{'#':>3}  {'layer':<58} {'output (C, H, W)':>18} {'params':>9} {'GFLOP/MP':>9}")
+    for r in rows:
+        print(f"{r['index']:>3}  {r['layer'][:58]:<58} {str(r['output']):>18} {r['params']:>9,} "
+              f"{r['flops_per_megapixel'] / 1e9:>9.3f}")
+    total_params = sum(r["params"] for r in rows)
+    total_flops = sum(r["flops_per_megapixel"] for r in rows)
+    print(f"total: {total_params:,} parameters, {total_flops / 1e9:.1f} GFLOP per megapixel (forward)")
+    return 0
+
+
+def run_export(args) -> int:
+    model = load_model(args.checkpoint)
+    state = {name: (value.astype(np.float16) if args.float16 and value.dtype.kind == "f" else value)
+             for name, value in model.state_dict().items()}
+    nn.save(args.output, {"format": "colorize-model", "config": {"model": model.config}, "model": state},
+            compress=True)
+    print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+COMMANDS = {"predict": run_predict, "train": run_train, "evaluate": run_evaluate,
+            "model-summary": run_summary, "export": run_export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("colorize: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as error:
+        print(f"colorize: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

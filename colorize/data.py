@@ -1,0 +1,153 @@
+"""A folder of colour photos as an endless, seeded stream of (L, ab) training batches.
+
+Every batch is a pure function of ``(seed, step)``: the images come from a
+per-epoch permutation seeded by ``(seed, epoch)`` and the crops from a
+generator seeded by ``(seed, step)``.  Resuming at step k therefore needs
+nothing but k, and gives exactly the batches an uninterrupted run would see.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from enhance.io import ImageError, find_images, read_image
+
+from .color import rgb_to_lab
+from .metrics import colorfulness
+from .model import AB_SCALE, normalize_lightness
+
+
+def to_rgb_float(array: np.ndarray) -> np.ndarray:
+    """An image array of any supported dtype and channel count as float32 RGB in [0, 1] (alpha dropped)."""
+    if array.dtype == np.uint8:
+        scaled = array.astype(np.float32) / 255
+    elif array.dtype == np.uint16:
+        scaled = array.astype(np.float32) / 65535
+    elif array.dtype.kind == "f":
+        scaled = np.clip(array.astype(np.float32), 0, 1)
+    else:
+        raise ImageError(f"unsupported image dtype {array.dtype}")
+    if scaled.ndim == 2:
+        return np.repeat(scaled[:, :, None], 3, axis=2)
+    channels = scaled.shape[2]
+    if channels in (1, 2):
+        return np.repeat(scaled[:, :, :1], 3, axis=2)
+    return scaled[:, :, :3]
+
+
+def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
+    """An image array as uint8 RGB (gray repeated, alpha dropped)."""
+    return np.rint(to_rgb_float(array) * 255).astype(np.uint8)
+
+
+@dataclass
+class PhotoSet:
+    """Colour photos kept in memory as 8-bit RGB Pillow images.
+
+    ``skipped`` lists ``(path, reason)`` for files that could not be read or
+    were nearly colourless.
+    """
+
+    paths: list[Path]
+    images: list[Image.Image]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    @classmethod
+    def from_paths(cls, paths, min_colorfulness: float = 0.0, min_side: int = 1, report=True) -> "PhotoSet":
+        kept_paths, images, skipped = [], [], []
+        for path in paths:
+            try:
+                rgb = to_rgb_uint8(read_image(path))
+            except (ImageError, OSError) as error:
+                skipped.append((path, str(error)))
+                continue
+            if min(rgb.shape[:2]) < min_side:
+                skipped.append((path, f"smaller than {min_side} pixels on a side"))
+                continue
+            score = colorfulness(rgb[::4, ::4])
+            if score < min_colorfulness:
+                skipped.append((path, f"nearly colourless (colourfulness {score:.1f} < {min_colorfulness})"))
+                continue
+            kept_paths.append(Path(path))
+            images.append(Image.fromarray(rgb))
+        if report:
+            for path, reason in skipped:
+                print(f"skipping {path}: {reason}", file=sys.stderr)
+        return cls(kept_paths, images, skipped)
+
+    @classmethod
+    def from_folder(cls, folder, **options) -> "PhotoSet":
+        paths = find_images(folder)
+        if not paths:
+            raise ValueError(f"no image files (jpg, png, webp, bmp, tif) found in {folder}")
+        photos = cls.from_paths(paths, **options)
+        if not photos.images:
+            raise ValueError(f"none of the {len(paths)} image files in {folder} is usable (see the messages above)")
+        return photos
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def lab_pair(rgb_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(normalised L (1, H, W), ab / AB_SCALE (2, H, W)) in float32 from an RGB uint8 image."""
+    lab = rgb_to_lab(rgb_uint8.astype(np.float32) / 255)
+    return (normalize_lightness(lab[..., 0])[None],
+            (lab[..., 1:] / AB_SCALE).transpose(2, 0, 1))
+
+
+class CropSampler:
+    """Batches of random crops at random scales, with horizontal flips.
+
+    ``scale`` is the range of downscaling factors applied before cropping
+    (1 = the photo's own resolution); each crop is resampled to ``crop`` x
+    ``crop`` pixels with Pillow's antialiased bilinear filter.
+    """
+
+    def __init__(self, photos: PhotoSet, batch_size: int, crop: int, seed: int,
+                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True):
+        if batch_size < 1 or crop < 8 or crop % 8:
+            raise ValueError(f"batch size must be >= 1 and crop a multiple of 8 (>= 8), got {batch_size} and {crop}")
+        low, high = scale
+        if not 0 < low <= high:
+            raise ValueError(f"scale range must satisfy 0 < low <= high, got {scale}")
+        self.photos, self.batch_size, self.crop, self.seed = photos, batch_size, crop, seed
+        self.scale, self.flip = (float(low), float(high)), flip
+        self._permutations: dict[int, np.ndarray] = {}
+
+    def _image_index(self, position: int) -> int:
+        count = len(self.photos)
+        epoch, offset = divmod(position, count)
+        if epoch not in self._permutations:
+            self._permutations = {epoch: np.random.default_rng((self.seed, 1, epoch)).permutation(count)}
+        return int(self._permutations[epoch][offset])
+
+    def _crop(self, image: Image.Image, rng: np.random.Generator) -> np.ndarray:
+        width, height = image.size
+        low, high = self.scale
+        largest = min(high, min(width, height) / self.crop)  # window must fit: side = crop / scale <= min side
+        smallest = min(low, largest)
+        scale = rng.uniform(smallest, largest) if largest > smallest else largest
+        side = min(self.crop / scale, width, height)
+        left = rng.uniform(0, width - side)
+        top = rng.uniform(0, height - side)
+        patch = image.resize((self.crop, self.crop), Image.Resampling.BILINEAR,
+                             box=(left, top, left + side, top + side))
+        array = np.asarray(patch)
+        if self.flip and rng.random() < 0.5:
+            array = array[:, ::-1]
+        return array
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch of training step ``step``: (L input (N, 1, c, c), ab target (N, 2, c, c)), float32."""
+        rng = np.random.default_rng((self.seed, 2, step))
+        inputs = np.empty((self.batch_size, 1, self.crop, self.crop), dtype=np.float32)
+        targets = np.empty((self.batch_size, 2, self.crop, self.crop), dtype=np.float32)
+        for slot in range(self.batch_size):
+            image = self.photos.images[self._image_index(step * self.batch_size + slot)]
+            inputs[slot], targets[slot] = lab_pair(self._crop(image, rng))
+        return inputs, targets

@@ -1,0 +1,80 @@
+"""Scoring a colorizer on colour photos: PSNR against the grayscale baseline, ab error, colourfulness."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .color import rgb_to_lab
+from .data import to_rgb_uint8
+from .infer import colorize, gray_baseline
+from .metrics import ab_rmse, colorfulness, psnr
+from .model import Colorizer
+
+
+def downscale(rgb: np.ndarray, size: int | None) -> np.ndarray:
+    """The photo with its long side at most ``size`` (antialiased), as uint8 RGB."""
+    height, width = rgb.shape[:2]
+    if size is None or max(height, width) <= size:
+        return rgb
+    scale = size / max(height, width)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.LANCZOS))
+
+
+def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = 512) -> dict:
+    """Figures for one colour photo (uint8 RGB): the network sees only its lightness."""
+    truth = to_rgb_uint8(truth)
+    predicted = colorize(truth, model, size=size)
+    baseline = gray_baseline(truth)
+    truth_ab = rgb_to_lab(truth.astype(np.float32) / 255)[..., 1:]
+    predicted_ab = rgb_to_lab(predicted.astype(np.float32) / 255)[..., 1:]
+    return {
+        "psnr": psnr(predicted, truth),
+        "psnr_gray": psnr(baseline, truth),
+        "ab_rmse": ab_rmse(predicted_ab, truth_ab),
+        "ab_rmse_gray": ab_rmse(np.zeros_like(truth_ab), truth_ab),
+        "colorfulness": colorfulness(predicted),
+        "colorfulness_truth": colorfulness(truth),
+        "images": (baseline, predicted, truth),
+    }
+
+
+def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size: int | None = 512,
+                    image_size: int | None = None) -> dict:
+    """Score every ``(name, rgb)`` photo; return per-image records and their means.
+
+    ``image_size`` first downscales each photo (long side), e.g. for quick
+    validation during training; ``size`` is the network's working resolution.
+    """
+    records, panels = [], []
+    for name, rgb in photos:
+        scores = score_photo(model, downscale(to_rgb_uint8(rgb), image_size), size)
+        panels.append((name, scores.pop("images")))
+        records.append({"image": name, **scores})
+    keys = [k for k in records[0] if k != "image"] if records else []
+    mean = {key: float(np.mean([r[key] for r in records])) for key in keys}
+    if records:
+        mean["psnr_gain"] = mean["psnr"] - mean["psnr_gray"]
+        mean["colorfulness_ratio"] = mean["colorfulness"] / max(mean["colorfulness_truth"], 1e-9)
+    return {"images": records, "mean": mean, "panels": panels}
+
+
+def save_grid(panels, path: str | Path, thumb: int = 320) -> Path:
+    """A PNG grid, one row per photo: gray | predicted | truth."""
+    from matplotlib.figure import Figure
+
+    rows = max(len(panels), 1)
+    figure = Figure(figsize=(9, 3 * rows), dpi=100)
+    for row, (name, images) in enumerate(panels):
+        for column, (title, image) in enumerate(zip(("gray input", "predicted", "truth"), images)):
+            axes = figure.add_subplot(rows, 3, row * 3 + column + 1)
+            axes.imshow(downscale(image, thumb))
+            axes.set_title(f"{name}: {title}" if column == 0 else title, fontsize=9)
+            axes.axis("off")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path

@@ -1,0 +1,162 @@
+"""Colorizing a whole photo of any size with a trained model.
+
+The network sees the photo's lightness at a working resolution (long side
+``size``, 512 by default); its predicted chroma (a, b) is resized to the
+full resolution and recombined with the photo's own, untouched lightness.
+Full-resolution work is done in bands of rows, so a 12-megapixel photo
+needs a few hundred megabytes, not gigabytes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import nnscratch as nn
+from nnscratch.backend import asnumpy, get_array_module
+
+from .color import lab_to_rgb, lightness, rgb_to_lab
+from .model import AB_SCALE, DOWNSAMPLING, Colorizer, normalize_lightness
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
+BAND_ROWS = 256
+
+
+class ModelFileError(ValueError):
+    """A file that is not a colorizer model or checkpoint."""
+
+
+def load_model(path: str | Path | None = None) -> Colorizer:
+    """Load a colorizer from a model file or a training checkpoint (``None``: the shipped default)."""
+    if path is None:
+        path = DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(
+                "no default model is shipped with this installation; train one with "
+                "'colorize train --data DIR --out RUN' and pass '--checkpoint RUN'")
+    path = Path(path)
+    if path.is_dir():
+        from .train import latest_checkpoint  # a run folder: its newest checkpoint
+
+        found = latest_checkpoint(path)
+        if found is None:
+            raise FileNotFoundError(f"no checkpoint found in {path}")
+        path = found
+    state = nn.load(path)
+    if state.get("format") not in ("colorize-checkpoint", "colorize-model"):
+        raise ModelFileError(f"{path} is an nnscratch file but not a colorizer model or checkpoint")
+    model = Colorizer(**state["config"]["model"])
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _check_image(image) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"colorize expects a NumPy image array, got {type(image).__name__}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"colorize expects an (H, W) or (H, W, 1|2|3|4) image, got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"colorize got an empty image of shape {image.shape}")
+    if not (image.dtype in (np.uint8, np.uint16) or image.dtype.kind == "f"):
+        raise TypeError(f"colorize expects uint8, uint16 or float images, got dtype {image.dtype}")
+    return image
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    if values.dtype == np.uint8:
+        return values.astype(np.float32) / 255
+    if values.dtype == np.uint16:
+        return values.astype(np.float32) / 65535
+    return np.clip(values.astype(np.float32), 0, 1)
+
+
+def image_lightness(image: np.ndarray) -> np.ndarray:
+    """CIE L (float32, (H, W)) of a gray or colour image, computed in bands of rows."""
+    image = _check_image(image)
+    height = image.shape[0]
+    result = np.empty(image.shape[:2], dtype=np.float32)
+    colour = image.ndim == 3 and image.shape[2] >= 3
+    for top in range(0, height, BAND_ROWS):
+        band = image[top:top + BAND_ROWS]
+        if colour:
+            result[top:top + BAND_ROWS] = rgb_to_lab(_as_float(band[..., :3]))[..., 0]
+        else:
+            gray = band if band.ndim == 2 else band[..., 0]
+            result[top:top + BAND_ROWS] = lightness(_as_float(gray))
+    return result
+
+
+def _resize(channel: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a float32 (H, W) array with Pillow's antialiased bilinear filter."""
+    if channel.shape == (height, width):
+        return channel
+    return np.asarray(Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32)).resize(
+        (width, height), Image.Resampling.BILINEAR))
+
+
+def working_size(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """(h, w) at which the network runs: long side ``size`` at most, never upscaled."""
+    if size is None or max(height, width) <= size:
+        return height, width
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = 512) -> np.ndarray:
+    """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units."""
+    height, width = working_size(*light.shape, size)
+    small = _resize(light, width, height)
+    pad_h, pad_w = -height % DOWNSAMPLING, -width % DOWNSAMPLING
+    padded = np.pad(small, ((0, pad_h), (0, pad_w)), mode="symmetric") if (pad_h or pad_w) else small
+    if min(padded.shape) < DOWNSAMPLING:  # tiny images: repeat up to the smallest size the network takes
+        padded = np.pad(padded, [(0, max(0, DOWNSAMPLING - s)) for s in padded.shape], mode="edge")
+    params = model.parameters()
+    xp = get_array_module(params[0].data)
+    network_input = xp.asarray(normalize_lightness(padded)[None, None].astype(params[0].data.dtype))
+    was_training = model.training
+    model.eval()
+    try:
+        output = asnumpy(model.forward(network_input))
+    finally:
+        model.train(was_training)
+    return (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
+
+
+def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = 512) -> np.ndarray:
+    """Colorize a photo: an RGB uint8 array of the input's height and width.
+
+    Parameters
+    ----------
+    image : array (H, W), (H, W, 1|2|3|4); uint8, uint16 or float in [0, 1]
+        Gray, gray+alpha, RGB or RGBA.  Only its lightness is used: colour
+        input has its colour replaced.  An alpha channel is passed through
+        (the result is then (H, W, 4)).
+    model : Colorizer, optional
+        Defaults to the shipped model (:func:`load_model`).
+    size : int or None
+        Long side of the working resolution for the network (None: full size).
+    """
+    image = _check_image(image)
+    model = load_model() if model is None else model
+    light = image_lightness(image)
+    height, width = light.shape
+    ab_small = predict_ab(model, light, size)
+    ab_a = _resize(ab_small[..., 0], width, height)
+    ab_b = _resize(ab_small[..., 1], width, height)
+    has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
+    result = np.empty((height, width, 4 if has_alpha else 3), dtype=np.uint8)
+    for top in range(0, height, BAND_ROWS):
+        rows = slice(top, top + BAND_ROWS)
+        lab = np.stack([light[rows], ab_a[rows], ab_b[rows]], axis=-1)
+        result[rows, :, :3] = np.rint(lab_to_rgb(lab) * 255)
+    if has_alpha:
+        result[..., 3] = np.rint(_as_float(image[..., -1]) * 255)
+    return result
+
+
+def gray_baseline(image: np.ndarray) -> np.ndarray:
+    """The photo with a = b = 0: its own lightness in gray, as RGB uint8 (the baseline to beat)."""
+    light = image_lightness(image)
+    lab = np.stack([light, np.zeros_like(light), np.zeros_like(light)], axis=-1)
+    return np.rint(lab_to_rgb(lab) * 255).astype(np.uint8)

@@ -1,0 +1,331 @@
+"""Training the colorizer: batches of random crops, Adam, checkpoints, exact resume.
+
+``train(data=..., out=..., steps=...)`` is the whole job; ``colorize train``
+is a thin command-line layer over it.  A run folder holds:
+
+    checkpoints/step-00000500.npz   model, optimizer, step and full config (the last few kept)
+    metrics.jsonl                   one JSON record per logged step and per validation
+    loss.png                        the loss curve and validation PSNR
+    config.json                     the configuration, readable
+
+Batches depend only on (seed, step), and checkpoints hold everything else
+that changes (weights, Adam moments and step counts, batch-norm statistics),
+so ``resume=True`` continues to exactly the weights an uninterrupted run
+would have reached.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import nnscratch as nn
+from enhance.io import find_images
+
+from .data import CropSampler, PhotoSet
+from .evaluate import evaluate_photos
+from .model import Colorizer, check_config
+
+CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.npz$")
+LOSSES = {"huber": lambda: nn.SmoothL1Loss(beta=0.1), "mse": nn.MSELoss, "l1": nn.L1Loss}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss, a checkpoint that does not fit)."""
+
+
+def latest_checkpoint(run_dir: str | Path, report=None) -> Path | None:
+    """The newest readable checkpoint in ``run_dir/checkpoints`` (unreadable ones are reported and passed over)."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    candidates = sorted((p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name)), reverse=True)
+    for path in candidates:
+        try:
+            nn.load(path)
+            return path
+        except (nn.StateFileError, OSError) as error:
+            if report:
+                report(f"passing over unreadable checkpoint {path}: {error}")
+    return None
+
+
+def _split(paths: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction == 0:
+        return paths, []
+    count = max(1, round(len(paths) * val_fraction))
+    if count >= len(paths):
+        raise ValueError(f"val_fraction {val_fraction} leaves no training images out of {len(paths)}")
+    order = np.random.default_rng((seed, 3)).permutation(len(paths))
+    held_out = set(order[:count].tolist())
+    return ([p for i, p in enumerate(paths) if i not in held_out],
+            [p for i, p in enumerate(paths) if i in held_out])
+
+
+def _plot(records: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    train = [r for r in records if "loss" in r]
+    val = [r for r in records if "val_psnr" in r]
+    figure = Figure(figsize=(10, 4), dpi=100)
+    left = figure.add_subplot(1, 2, 1)
+    if train:
+        steps = np.array([r["step"] for r in train])
+        losses = np.array([r["loss"] for r in train])
+        left.plot(steps, losses, color="0.7", linewidth=0.8, label="logged loss")
+        window = max(1, len(losses) // 25)
+        if window > 1:
+            smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+            left.plot(steps[window - 1:], smooth, color="C0", label=f"mean of {window}")
+        left.set_yscale("log")
+    left.set_xlabel("step")
+    left.set_ylabel("training loss")
+    left.legend(loc="upper right") if train else None
+    right = figure.add_subplot(1, 2, 2)
+    if val:
+        steps = [r["step"] for r in val]
+        right.plot(steps, [r["val_psnr"] for r in val], "o-", label="colorized")
+        right.plot(steps, [r["val_psnr_gray"] for r in val], "s--", label="grayscale baseline")
+        right.legend(loc="lower right")
+    right.set_xlabel("step")
+    right.set_ylabel("validation PSNR (dB)")
+    figure.tight_layout()
+    _atomic_figure(figure, path)
+
+
+def _atomic_figure(figure, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    figure.savefig(temporary, format="png")
+    os.replace(temporary, path)
+
+
+class _StopRequest:
+    """First Ctrl-C: finish the current step, save, stop.  Second: stop at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupt: saving a checkpoint after this step (press Ctrl-C again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: float | None = None,
+          batch_size: int = 16, crop: int = 128, lr: float = 1e-4, width: int = 32, hidden_layers: int = 18,
+          norm: str = "batch", loss: str = "huber", seed: int = 0, device: str = "cpu",
+          val: str | Path | None = None, val_fraction: float = 0.0, checkpoint_every: int = 500,
+          keep_checkpoints: int = 3, resume: bool = False, min_colorfulness: float = 5.0,
+          scale: tuple[float, float] = (0.3, 1.0), val_size: int = 256, log_every: int = 10,
+          progress: bool = True, stop_after: int | None = None) -> list[dict]:
+    """Train a colorizer on a folder of colour photos; return the metrics records.
+
+    Give ``steps`` (optimizer steps) or ``epochs`` (passes over the training
+    photos, one crop per photo each).  With ``resume=True`` the newest
+    checkpoint in ``out`` is continued, with its own configuration; ``steps``
+    or ``epochs`` may be raised to train longer.  ``stop_after`` ends this
+    call after that many steps (with a checkpoint), as an interruption would.
+
+    Raises ``TrainingError`` on a non-finite loss (the last checkpoint stays
+    as it was) and ``ValueError`` for bad settings or an unusable folder.
+    """
+    out = Path(out)
+    say = (lambda message: print(message, file=sys.stderr)) if progress else (lambda message: None)
+    checkpoint = None
+    if resume:
+        found = latest_checkpoint(out, say)
+        if found is None:
+            say(f"nothing to resume in {out}: starting a new run")
+        else:
+            checkpoint = nn.load(found)
+            say(f"resuming from {found} (step {checkpoint['step']})")
+    if checkpoint is not None:
+        config = checkpoint["config"]
+        for name, value in (("steps", steps), ("epochs", epochs)):
+            if value is not None:
+                config[name] = value
+                config["steps" if name == "epochs" else "epochs"] = None
+        config["data"], config["device"] = str(data), device
+    else:
+        if (steps is None) == (epochs is None):
+            raise ValueError("give exactly one of steps and epochs")
+        if steps is not None and steps < 1 or epochs is not None and not epochs > 0:
+            raise ValueError(f"steps and epochs must be positive, got steps={steps}, epochs={epochs}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        if checkpoint_every < 1 or keep_checkpoints < 1:
+            raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
+        config = {"model": check_config(hidden_layers, width, norm), "data": str(data), "val": str(val) if val else None,
+                  "val_fraction": val_fraction, "steps": steps, "epochs": epochs, "batch_size": batch_size,
+                  "crop": crop, "lr": lr, "loss": loss, "seed": seed, "device": device,
+                  "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
+                  "min_colorfulness": min_colorfulness, "scale": list(scale), "val_size": val_size,
+                  "log_every": log_every}
+
+    paths = find_images(config["data"])
+    if not paths:
+        raise ValueError(f"no image files (jpg, png, webp, bmp, tif) found in {config['data']}")
+    if config["val"]:
+        train_paths, val_paths = paths, find_images(config["val"])
+    else:
+        train_paths, val_paths = _split(paths, config["val_fraction"], config["seed"])
+    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=progress)
+    if not photos.images:
+        raise ValueError(f"none of the {len(train_paths)} training images in {config['data']} is usable")
+    val_photos = PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=progress) if val_paths else None
+    config["train_images"] = [str(p) for p in photos.paths]
+    config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else []
+    sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]))
+    total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
+
+    model = Colorizer(**config["model"], seed=config["seed"])
+    optimizer = nn.Adam(model.parameters(), lr=config["lr"])
+    criterion = LOSSES[config["loss"]]()
+    step = 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step = int(checkpoint["step"])
+    if device != "cpu":
+        model.to(device)
+        optimizer.to(device)
+    xp = nn.get_array_module(model.parameters()[0].data)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "checkpoints").mkdir(exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    metrics_path = out / "metrics.jsonl"
+    records = _read_records(metrics_path, up_to=step)
+    _write_records(metrics_path, records)
+
+    def save_checkpoint():
+        record = _validate(model, val_photos, step, config["val_size"]) if val_photos else None
+        if record:
+            records.append(record)
+            _append_record(metrics_path, record)
+            say(f"step {step}: validation PSNR {record['val_psnr']:.2f} dB "
+                f"(grayscale {record['val_psnr_gray']:.2f} dB), colourfulness {record['val_colorfulness']:.1f} "
+                f"of {record['val_colorfulness_truth']:.1f}")
+        state = {"format": "colorize-checkpoint", "config": config, "step": step,
+                 "model": {k: v for k, v in model.state_dict().items()}, "optimizer": optimizer.state_dict(),
+                 "rng": {"seed": config["seed"], "next_step": step}}
+        nn.save(out / "checkpoints" / f"step-{step:08d}.npz", state)
+        _prune(out / "checkpoints", config["keep_checkpoints"])
+        _plot(records, out / "loss.png")
+
+    bar = _progress_bar(total, step, progress)
+    window_start, window_images = time.perf_counter(), 0
+    last_saved = step if checkpoint is not None else None
+    stop_at = total if stop_after is None else min(total, step + stop_after)
+    with _StopRequest() as stop:
+        while step < stop_at:
+            inputs, targets = sampler.batch(step)
+            inputs, targets = xp.asarray(inputs), xp.asarray(targets)
+            optimizer.zero_grad()
+            prediction = model.forward(inputs)
+            value = criterion.forward(prediction, targets)
+            if not math.isfinite(value):
+                bar.close()
+                kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
+                raise TrainingError(f"the loss became {value} at step {step}: training stopped{kept}. "
+                                    "Try a lower learning rate.")
+            model.backward(criterion.backward())
+            optimizer.step()
+            step += 1
+            window_images += config["batch_size"]
+            bar.update(1)
+            if step % config["log_every"] == 0 or step == stop_at:
+                elapsed = time.perf_counter() - window_start
+                record = {"step": step, "loss": value, "images_per_s": window_images / max(elapsed, 1e-9),
+                          "time": time.time()}
+                records.append(record)
+                _append_record(metrics_path, record)
+                bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
+                window_start, window_images = time.perf_counter(), 0
+            if step % config["checkpoint_every"] == 0 or step == stop_at or stop.requested:
+                save_checkpoint()
+                last_saved = step
+                if stop.requested:
+                    break
+    bar.close()
+    if last_saved != step:
+        save_checkpoint()
+    return records
+
+
+def _validate(model, val_photos: PhotoSet, step: int, val_size: int) -> dict:
+    photos = [(p.name, np.asarray(image)) for p, image in zip(val_photos.paths, val_photos.images)]
+    result = evaluate_photos(model, photos, size=None, image_size=val_size)["mean"]
+    return {"step": step, "val_psnr": result["psnr"], "val_psnr_gray": result["psnr_gray"],
+            "val_ab_rmse": result["ab_rmse"], "val_colorfulness": result["colorfulness"],
+            "val_colorfulness_truth": result["colorfulness_truth"]}
+
+
+def _progress_bar(total: int, start: int, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency, but training must not fail without it
+        enabled = False
+    if not enabled:
+        class _Silent:
+            def update(self, n): pass
+            def set_postfix(self, **kw): pass
+            def close(self): pass
+        return _Silent()
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+
+def _read_records(path: Path, up_to: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash
+        if record.get("step", 0) <= up_to:
+            records.append(record)
+    return records
+
+
+def _write_records(path: Path, records: list[dict]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(temporary, path)
+
+
+def _append_record(path: Path, record: dict) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _prune(folder: Path, keep: int) -> None:
+    checkpoints = sorted(p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name))
+    for old in checkpoints[:-keep]:
+        old.unlink(missing_ok=True)

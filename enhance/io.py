@@ -1,0 +1,164 @@
+"""Reading and writing image files as plain arrays, through Pillow.
+
+Arrays are ``(H, W)`` for gray and ``(H, W, C)`` otherwise, channels last:
+
+=============================  ======================  ===========
+file mode                      array                   dtype
+=============================  ======================  ===========
+1, L                           (H, W)                  uint8
+LA                             (H, W, 2)               uint8
+RGB, CMYK, YCbCr, LAB, HSV     (H, W, 3) as RGB        uint8
+RGBA, P with transparency, PA  (H, W, 4)               uint8
+P without transparency         (H, W, 3)               uint8
+I;16 (16-bit gray)             (H, W)                  uint16
+I (32-bit int)                 (H, W)                  uint16 if it fits, else int32
+F (32-bit float)               (H, W)                  float32
+=============================  ======================  ===========
+
+The EXIF orientation tag is applied, so arrays are the right way up.
+Writing picks the format from the file extension and goes through a
+temporary file renamed into place, so a failed write never leaves half a file.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class ImageError(ValueError):
+    """An image file that cannot be read or an array that cannot be written."""
+
+
+def _to_array_mode(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA", "I;16", "F"):
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    if mode in ("I;16B", "I;16L", "I;16N"):
+        return image.convert("I;16") if mode != "I;16" else image
+    if mode == "I":
+        return image
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
+        return image.convert("RGB")
+    if mode == "La":
+        return image.convert("LA")
+    return image.convert("RGBA" if "A" in mode else "RGB")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into an array (see the module docstring for shapes and dtypes).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`ImageError` (a
+    ``ValueError``) for a file that is not an image, is truncated or corrupt,
+    or is so large that Pillow's decompression-bomb guard refuses it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image) or image
+                image = _to_array_mode(image)
+                array = np.asarray(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(f"{path} is too large to open safely ({error}); "
+                         f"images above {Image.MAX_IMAGE_PIXELS:,} pixels are refused") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path} is not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(f"{path} is truncated or corrupt ({error})") from None
+    if array.size == 0:
+        raise ImageError(f"{path} has no pixels")
+    if array.dtype == np.int32:  # mode I: usually 16-bit data held in 32 bits
+        if array.min() >= 0 and array.max() <= 65535:
+            array = array.astype(np.uint16)
+    elif array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("="))
+    return np.ascontiguousarray(array)
+
+
+_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
+            ".tif": "TIFF", ".tiff": "TIFF"}
+_NO_ALPHA = ("JPEG", "BMP")
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Any supported image array as uint8: floats in [0, 1] are scaled by 255,
+    rounded half to even and clipped; uint16 is scaled by 255/65535 and rounded."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return np.rint(array * (255 / 65535)).astype(np.uint8)
+    if array.dtype.kind == "f":
+        return np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    raise ImageError(f"cannot convert an array of dtype {array.dtype} to an 8-bit image")
+
+
+def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
+    """Write an array to ``path``; the extension picks the format.
+
+    uint8 gray, gray+alpha, RGB and RGBA are written as they are; uint16 gray
+    stays 16-bit in PNG and TIFF; floats in [0, 1] are stored as 8-bit.
+    Formats without alpha (JPEG, BMP) drop the alpha channel.  The file is
+    written to a temporary name and renamed into place.
+    """
+    path = Path(path)
+    image_format = _FORMATS.get(path.suffix.lower())
+    if image_format is None:
+        raise ImageError(f"cannot tell the image format from {path.name!r}; use one of "
+                         + ", ".join(sorted(set(_FORMATS))))
+    array = np.asarray(array)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ImageError(f"an image array must be (H, W) or (H, W, 1|2|3|4), got shape {array.shape}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if array.dtype == np.uint16 and channels == 1 and image_format in ("PNG", "TIFF"):
+        image = Image.fromarray(np.ascontiguousarray(array))  # uint16 (H, W) -> mode I;16
+    else:
+        array = to_uint8(array)
+        if channels in (2, 4) and image_format in _NO_ALPHA:
+            array = array[:, :, :-1] if channels == 4 else array[:, :, 0]
+            channels -= 1
+        image = Image.fromarray(np.ascontiguousarray(array))  # uint8: L, LA, RGB or RGBA by shape
+    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            image.save(handle, format=image_format, **options)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException as error:
+        Path(handle.name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, f"could not write {path} ({error.strerror or error})") from error
+        raise
+    return path
+
+
+def find_images(folder: str | os.PathLike) -> list[Path]:
+    """Every file with an image extension under ``folder`` (recursively), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)

@@ -1,0 +1,98 @@
+"""The colorize command line: real runs, and clear one-line errors for user mistakes."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nnscratch as nn
+from colorize.cli import main
+from colorize.model import Colorizer
+from enhance.io import read_image
+from tests.conftest import synthetic_photo
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    model = Colorizer(hidden_layers=18, width=2, seed=0)
+    path = tmp_path / "model.npz"
+    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
+    return path
+
+
+def test_predict_one_file(tmp_path, model_file, capsys):
+    Image.fromarray(synthetic_photo()).convert("L").save(tmp_path / "gray.png")
+    assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "out.jpg"), "--checkpoint", str(model_file)]) == 0
+    out = read_image(tmp_path / "out.jpg")
+    assert out.shape == (48, 64, 3)
+    assert "colour input" not in capsys.readouterr().err
+
+
+def test_predict_a_folder_continues_past_bad_files(photo_folder, tmp_path, model_file, capsys):
+    (photo_folder / "truncated.jpg").write_bytes((photo_folder / "nested" / "deep.jpg").read_bytes()[:300])
+    (photo_folder / "zero.png").write_bytes(b"")
+    Image.fromarray(synthetic_photo(1, 1)).save(photo_folder / "dot.png")
+    code = main(["predict", str(photo_folder), "-o", str(tmp_path / "out"), "--checkpoint", str(model_file), "--format", "png"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "failed:" in err and "truncated.jpg" in err and "zero.png" in err and "5 of 7 files" in err
+    assert err.count("colour input") == 1
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert written == ["dot.png", "nested/deep.png", "photo0.png", "photo1.png", "photo2.png"]
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "missing.png", "-o", "out.png"], "no such file or folder"),
+    (["evaluate", "--data", "nowhere"], "no such folder"),
+    (["model-summary", "--size", "100"], "multiple of 8"),
+])
+def test_user_mistakes_are_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("colorize: error:") and message in err and "Traceback" not in err
+
+
+def test_a_decompression_bomb_is_refused_clearly(tmp_path, model_file, monkeypatch, capsys):
+    Image.fromarray(synthetic_photo(40, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    assert main(["predict", str(tmp_path / "big.png"), "-o", str(tmp_path / "out.png"), "--checkpoint", str(model_file)]) == 1
+    assert "too large to open safely" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_non_model_checkpoint_is_refused(tmp_path, capsys):
+    (tmp_path / "weights.npz").write_bytes(b"PK\x03\x04 broken")
+    Image.fromarray(synthetic_photo()).save(tmp_path / "in.png")
+    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "weights.npz")]) == 1
+    assert "truncated or corrupt" in capsys.readouterr().err
+
+
+def test_train_evaluate_export_round_trip(photo_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(photo_folder), "--out", str(run), "--steps", "2", "--batch-size", "2",
+                 "--crop", "16", "--width", "2", "--checkpoint-every", "1", "--no-progress"]) == 0
+    assert main(["train", "--data", str(photo_folder), "--out", str(run), "--resume", "--steps", "3", "--no-progress"]) == 0
+    assert "step 3" in capsys.readouterr().out
+    assert main(["export", str(run), str(tmp_path / "small.npz"), "--float16"]) == 0
+    assert nn.load(tmp_path / "small.npz")["model"]["body.0.weight"].dtype == np.float16
+    assert main(["evaluate", "--data", str(photo_folder), "--checkpoint", str(tmp_path / "small.npz"),
+                 "--json", str(tmp_path / "scores.json"), "--grid", str(tmp_path / "grid.png")]) == 0
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert len(scores["images"]) == 4 and {"psnr", "psnr_gray", "ab_rmse", "colorfulness"} <= set(scores["mean"])
+    assert (tmp_path / "grid.png").stat().st_size > 1000
+    assert "PSNR gain over grayscale" in capsys.readouterr().out
+
+
+def test_model_summary_lists_18_hidden_layers(capsys):
+    assert main(["model-summary", "--width", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "18 hidden layers" in out and "GFLOP per megapixel" in out
+
+
+def test_console_script_usage_error_exits_2():
+    result = subprocess.run([sys.executable, "-m", "colorize.cli", "train", "--steps", "0"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

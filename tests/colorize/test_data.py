@@ -1,0 +1,67 @@
+"""Photo folders and the seeded crop sampler."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize.data import CropSampler, PhotoSet
+from tests.conftest import synthetic_photo
+
+
+def test_reads_every_mode_and_skips_bad_and_colourless_files(tmp_path, capsys):
+    rgb = synthetic_photo()
+    image = Image.fromarray(rgb)
+    image.save(tmp_path / "rgb.png")
+    image.convert("RGBA").save(tmp_path / "rgba.png")
+    image.convert("P").save(tmp_path / "palette.png")
+    image.convert("CMYK").save(tmp_path / "cmyk.tif")
+    image.save(tmp_path / "photo.webp")
+    image.convert("L").save(tmp_path / "gray.png")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "gray16.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.bmp").write_text("not an image")
+    photos = PhotoSet.from_folder(tmp_path, min_colorfulness=5)
+    names = sorted(p.name for p in photos.paths)
+    assert names == ["cmyk.tif", "palette.png", "photo.webp", "rgb.png", "rgba.png"]
+    skipped = {p.name: reason for p, reason in photos.skipped}
+    assert "colourless" in skipped["gray.png"] and "colourless" in skipped["gray16.png"]
+    assert set(skipped) == {"gray.png", "gray16.png", "empty.jpg", "notes.bmp"}
+    err = capsys.readouterr().err
+    assert "skipping" in err and "empty.jpg" in err
+
+
+def test_empty_and_all_bad_folders_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="no image files"):
+        PhotoSet.from_folder(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="none of the 1 image files"):
+        PhotoSet.from_folder(tmp_path, report=False)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(photo_folder):
+    photos = PhotoSet.from_folder(photo_folder)
+    first, second = CropSampler(photos, 3, 16, seed=5), CropSampler(photos, 3, 16, seed=5)
+    for step in (0, 7, 2):
+        a, b = first.batch(step), second.batch(step)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    inputs, targets = first.batch(1)
+    assert inputs.shape == (3, 1, 16, 16) and targets.shape == (3, 2, 16, 16)
+    assert inputs.dtype == targets.dtype == np.float32
+    assert -1 <= inputs.min() and inputs.max() <= 1 and np.abs(targets).max() <= 1
+    assert not np.array_equal(first.batch(0)[0], first.batch(1)[0])
+    assert not np.array_equal(first.batch(0)[0], CropSampler(photos, 3, 16, seed=6).batch(0)[0])
+
+
+def test_every_photo_is_used_once_per_epoch(photo_folder):
+    photos = PhotoSet.from_folder(photo_folder)
+    sampler = CropSampler(photos, 1, 8, seed=0)
+    assert sorted(sampler._image_index(i) for i in range(4)) == [0, 1, 2, 3]
+    assert sorted(sampler._image_index(i) for i in range(4, 8)) == [0, 1, 2, 3]
+
+
+def test_sampler_checks_its_settings(photo_folder):
+    photos = PhotoSet.from_folder(photo_folder)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        CropSampler(photos, 2, 12, seed=0)
+    with pytest.raises(ValueError, match="scale range"):
+        CropSampler(photos, 2, 16, seed=0, scale=(0, 1))

@@ -1,0 +1,90 @@
+"""colorize(): any size, mode and dtype in; RGB of the same size out; lightness kept."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from colorize import colorize, load_model, rgb_to_lab
+from colorize.infer import DEFAULT_WEIGHTS, working_size
+from colorize.model import Colorizer
+from tests.conftest import synthetic_photo
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Colorizer(hidden_layers=18, width=2, seed=1).eval()
+
+
+@pytest.mark.parametrize("shape, dtype", [
+    ((37, 53), np.uint8), ((37, 53, 3), np.uint8), ((1, 1), np.uint8), ((1, 9, 3), np.uint8),
+    ((20, 30), np.uint16), ((20, 30, 3), np.float32), ((20, 30, 1), np.float64), ((600, 900, 3), np.uint8),
+])
+def test_output_is_uint8_rgb_of_the_input_size(model, shape, dtype):
+    rng = np.random.default_rng(0)
+    image = (rng.random(shape) * (np.iinfo(dtype).max if dtype in (np.uint8, np.uint16) else 1)).astype(dtype)
+    out = colorize(image, model, size=128)
+    assert out.shape == shape[:2] + (3,) and out.dtype == np.uint8
+
+
+def test_the_input_lightness_is_kept(model):
+    photo = synthetic_photo(64, 80)
+    gray = np.rint(rgb_to_lab(photo / 255.0)[..., 0] * 2.55).astype(np.uint8)  # some gray image
+    out = colorize(gray, model, size=32)
+    from colorize.color import lightness
+
+    expected = lightness(gray / 255.0)
+    got = rgb_to_lab(out / 255.0)[..., 0]
+    # Only the final rounding to 8 bits (and clipping of out-of-gamut colours) may move L.
+    assert np.median(np.abs(got - expected)) < 0.3
+    # Colour input: its colour is replaced, its lightness kept.
+    recoloured = rgb_to_lab(colorize(photo, model, size=32) / 255.0)[..., 0]
+    assert np.median(np.abs(recoloured - rgb_to_lab(photo / 255.0)[..., 0])) < 0.3
+
+
+def test_alpha_passes_through(model):
+    rgba = np.dstack([synthetic_photo(16, 24), np.arange(16 * 24, dtype=np.uint8).reshape(16, 24)])
+    out = colorize(rgba, model)
+    assert out.shape == (16, 24, 4)
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    gray_alpha = np.dstack([rgba[..., 0], rgba[..., 3]])
+    np.testing.assert_array_equal(colorize(gray_alpha, model)[..., 3], rgba[..., 3])
+
+
+def test_bad_arrays_are_rejected(model):
+    with pytest.raises(ValueError, match="image"):
+        colorize(np.zeros((4, 4, 5), dtype=np.uint8), model)
+    with pytest.raises(TypeError, match="dtype"):
+        colorize(np.zeros((4, 4), dtype=np.int64), model)
+    with pytest.raises(TypeError, match="NumPy"):
+        colorize([[1, 2]], model)
+
+
+def test_working_size_never_upscales():
+    assert working_size(3000, 4000, 512) == (384, 512)
+    assert working_size(100, 50, 512) == (100, 50)
+    assert working_size(100, 50, None) == (100, 50)
+
+
+def test_a_12_megapixel_photo_needs_well_under_1_5_gb(model):
+    photo = np.random.default_rng(0).integers(0, 256, size=(3000, 4000, 3), dtype=np.uint8)
+    tracemalloc.start()
+    out = colorize(photo, model, size=512)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out.shape == (3000, 4000, 3)
+    assert peak < 1.5e9, f"peak {peak / 1e9:.2f} GB"
+
+
+def test_model_files_round_trip_and_errors(model, tmp_path):
+    path = tmp_path / "model.npz"
+    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
+    loaded = load_model(path)
+    image = synthetic_photo(16, 16)
+    np.testing.assert_array_equal(colorize(image, loaded), colorize(image, model))
+    nn.save(tmp_path / "other.npz", {"format": "something else"})
+    with pytest.raises(ValueError, match="not a colorizer model"):
+        load_model(tmp_path / "other.npz")
+    if not DEFAULT_WEIGHTS.exists():
+        with pytest.raises(FileNotFoundError, match="no default model"):
+            load_model()

@@ -1,0 +1,57 @@
+"""The colorizer network: structure, shapes and an end-to-end gradient check."""
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from colorize.model import Colorizer, layer_table
+from nnscratch import gradcheck
+
+
+def test_default_is_18_hidden_relu_layers_of_3x3_convolutions():
+    model = Colorizer()
+    convs = [m for m in model.body if isinstance(m, nn.Conv2d)]
+    assert model.hidden_layer_count() == 18
+    assert len(convs) == 19 and all(c.kernel_size == (3, 3) for c in convs)  # 18 hidden + output
+    assert sum(c.stride == (2, 2) for c in convs) == 3
+    assert sum(isinstance(m, nn.Upsample) for m in model.body) == 3
+    assert isinstance(model.body[-1], nn.Tanh) and convs[-1].out_channels == 2
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.body) == 18
+
+
+@pytest.mark.parametrize("hidden", [6, 9, 12, 18, 21])
+def test_any_depth_keeps_the_shape(hidden):
+    model = Colorizer(hidden_layers=hidden, width=2, norm="none")
+    assert model.hidden_layer_count() == hidden
+    y = model.forward(np.zeros((2, 1, 16, 24), dtype=np.float32))
+    assert y.shape == (2, 2, 16, 24) and y.dtype == np.float32
+
+
+def test_rejects_bad_configurations_and_inputs():
+    with pytest.raises(ValueError, match="hidden_layers"):
+        Colorizer(hidden_layers=5)
+    with pytest.raises(ValueError, match="norm"):
+        Colorizer(norm="group")
+    with pytest.raises(ValueError, match="divisible by 8"):
+        Colorizer(width=2).forward(np.zeros((1, 1, 12, 16), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        Colorizer(width=2).forward(np.zeros((1, 3, 16, 16), dtype=np.float32))
+
+
+def test_whole_colorizer_gradient_check_in_float64():
+    model = Colorizer(hidden_layers=18, width=2, norm="batch", seed=3)
+    for name, param in model.named_parameters():  # keep units off the ReLU kink
+        if name.endswith("bias"):
+            param.data = np.full(param.shape, 0.1, dtype=np.float32)
+    x = np.random.default_rng(0).normal(size=(2, 1, 16, 16))
+    # Batch norm over a few values per channel amplifies a weight change many times, so a
+    # step of 1e-6 can carry a unit across its ReLU kink; 1e-7 stays clear (rounding ~1e-9).
+    errors = gradcheck(model, x, max_elements=12, step=1e-7)
+    assert max(errors.values()) <= 1e-5, errors
+
+
+def test_layer_table_counts_parameters_and_flops():
+    model = Colorizer(width=8)
+    rows = layer_table(model, 64, 64)
+    assert sum(r["params"] for r in rows) == sum(p.data.size for p in model.parameters())
+    first = rows[0]
+    assert first["output"] == (8, 64, 64) and first["flops_per_megapixel"] == 2 * 8 * 9 * 1e6

@@ -1,0 +1,124 @@
+"""Training: learning really happens, checkpoints resume exactly, failures lose nothing."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nnscratch as nn
+from colorize import train
+from colorize.evaluate import score_photo
+from colorize.infer import load_model
+from colorize.train import TrainingError, latest_checkpoint
+from tests.conftest import synthetic_photo
+
+SMALL = dict(batch_size=2, crop=16, width=4, hidden_layers=8, checkpoint_every=2, progress=False, log_every=1)
+
+
+def test_overfitting_one_image_cuts_the_loss_tenfold_and_beats_the_grayscale_baseline(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    photo = synthetic_photo(32, 32, seed=1)
+    Image.fromarray(photo).save(folder / "only.png")
+    records = train(data=folder, out=tmp_path / "run", steps=200, batch_size=2, crop=32, width=8, hidden_layers=8,
+                    lr=3e-3, scale=(1.0, 1.0), checkpoint_every=200, progress=False, log_every=1)
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert np.mean(losses[-10:]) * 10 <= np.mean(losses[:3]), losses
+    scores = score_photo(load_model(tmp_path / "run"), photo, size=None)
+    assert scores["psnr"] >= scores["psnr_gray"] + 5, scores
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["hidden_layers"] == 8
+
+
+def weights(run):
+    return nn.load(latest_checkpoint(run))
+
+
+def assert_same_state(first, second):
+    assert first["step"] == second["step"]
+    for name, value in first["model"].items():
+        np.testing.assert_array_equal(value, second["model"][name], err_msg=name)
+    for index, state in first["optimizer"]["state"].items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, second["optimizer"]["state"][index][key])
+
+
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path):
+    train(data=photo_folder, out=tmp_path / "straight", steps=6, **SMALL)
+    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, **SMALL)
+    assert weights(tmp_path / "pieces")["step"] == 3
+    train(data=photo_folder, out=tmp_path / "pieces", resume=True, progress=False)
+    assert_same_state(weights(tmp_path / "straight"), weights(tmp_path / "pieces"))
+    steps = [r["step"] for r in map(json.loads, (tmp_path / "pieces" / "metrics.jsonl").read_text().splitlines())
+             if "loss" in r]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_ctrl_c_saves_a_checkpoint_after_the_current_step(photo_folder, tmp_path, monkeypatch):
+    from colorize.data import CropSampler
+
+    original = CropSampler.batch
+
+    def interrupt_at_step_2(self, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, step)
+
+    monkeypatch.setattr(CropSampler, "batch", interrupt_at_step_2)
+    train(data=photo_folder, out=tmp_path / "run", steps=6, **{**SMALL, "checkpoint_every": 100})
+    assert weights(tmp_path / "run")["step"] == 3
+    monkeypatch.setattr(CropSampler, "batch", original)
+    train(data=photo_folder, out=tmp_path / "run", resume=True, progress=False)
+    train(data=photo_folder, out=tmp_path / "straight", steps=6, **{**SMALL, "checkpoint_every": 100})
+    assert_same_state(weights(tmp_path / "straight"), weights(tmp_path / "run"))
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(photo_folder, tmp_path, monkeypatch):
+    import importlib
+
+    train_module = importlib.import_module("colorize.train")  # the module, not the function of that name
+
+    class PoisonedLoss(nn.MSELoss):
+        calls = 0
+
+        def forward(self, pred, target):
+            PoisonedLoss.calls += 1
+            value = super().forward(pred, target)
+            return float("nan") if PoisonedLoss.calls == 5 else value
+
+    monkeypatch.setitem(train_module.LOSSES, "mse", PoisonedLoss)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 4.*checkpoint \(step 4\) is intact"):
+        train(data=photo_folder, out=tmp_path / "run", steps=10, loss="mse", **SMALL)
+    state = weights(tmp_path / "run")
+    assert state["step"] == 4 and all(np.isfinite(v).all() for v in state["model"].values())
+
+
+def test_only_the_last_checkpoints_are_kept_and_a_damaged_one_is_passed_over(photo_folder, tmp_path, capsys):
+    train(data=photo_folder, out=tmp_path / "run", steps=8, keep_checkpoints=2, **{**SMALL, "checkpoint_every": 2})
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step-00000006.npz", "step-00000008.npz"]
+    newest = tmp_path / "run" / "checkpoints" / "step-00000008.npz"
+    newest.write_bytes(newest.read_bytes()[:100])
+    assert latest_checkpoint(tmp_path / "run", print).name == "step-00000006.npz"
+    assert "passing over unreadable checkpoint" in capsys.readouterr().out
+
+
+def test_validation_is_logged_at_checkpoints(photo_folder, tmp_path):
+    records = train(data=photo_folder, out=tmp_path / "run", steps=4, val_fraction=0.25, **SMALL)
+    val = [r for r in records if "val_psnr" in r]
+    assert [r["step"] for r in val] == [2, 4]
+    assert all(np.isfinite(r["val_psnr"]) and r["val_psnr_gray"] > 0 for r in val)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert len(config["val_images"]) == 1 and len(config["train_images"]) == 3
+
+
+def test_seeded_runs_are_reproducible_and_settings_are_checked(photo_folder, tmp_path):
+    train(data=photo_folder, out=tmp_path / "a", steps=2, **SMALL)
+    train(data=photo_folder, out=tmp_path / "b", steps=2, **SMALL)
+    assert_same_state(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    with pytest.raises(ValueError, match="exactly one of steps and epochs"):
+        train(data=photo_folder, out=tmp_path / "c", progress=False)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train(data=photo_folder, out=tmp_path / "c", steps=1, loss="hinge", progress=False)

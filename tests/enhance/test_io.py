@@ -1,0 +1,106 @@
+"""Image file I/O: every mode, EXIF orientation, 16-bit, atomic writes, clear errors."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from enhance.io import ImageError, find_images, read_image, write_image
+from tests.conftest import synthetic_photo
+
+
+@pytest.mark.parametrize("mode, shape, dtype", [
+    ("L", (48, 64), np.uint8), ("LA", (48, 64, 2), np.uint8), ("RGB", (48, 64, 3), np.uint8),
+    ("RGBA", (48, 64, 4), np.uint8), ("P", (48, 64, 3), np.uint8), ("1", (48, 64), np.uint8),
+])
+def test_modes_are_read_as_documented(tmp_path, mode, shape, dtype):
+    Image.fromarray(synthetic_photo()).convert(mode).save(tmp_path / "x.png")
+    array = read_image(tmp_path / "x.png")
+    assert array.shape == shape and array.dtype == dtype
+
+
+def test_cmyk_and_palette_with_transparency(tmp_path):
+    image = Image.fromarray(synthetic_photo())
+    image.convert("CMYK").save(tmp_path / "c.jpg")
+    assert read_image(tmp_path / "c.jpg").shape == (48, 64, 3)
+    palette = image.convert("P")
+    palette.info["transparency"] = 0
+    palette.save(tmp_path / "t.png", transparency=0)
+    assert read_image(tmp_path / "t.png").shape == (48, 64, 4)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_gray_round_trips(tmp_path, suffix):
+    array = np.random.default_rng(0).integers(0, 65536, size=(20, 30), dtype=np.uint16)
+    write_image(tmp_path / f"x{suffix}", array)
+    back = read_image(tmp_path / f"x{suffix}")
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, array)
+
+
+@pytest.mark.parametrize("channels", [None, 2, 3, 4])
+def test_uint8_round_trips_losslessly_in_png(tmp_path, channels):
+    rng = np.random.default_rng(1)
+    array = rng.integers(0, 256, size=(9, 7) if channels is None else (9, 7, channels), dtype=np.uint8)
+    write_image(tmp_path / "x.png", array)
+    np.testing.assert_array_equal(read_image(tmp_path / "x.png"), array)
+
+
+def test_float_images_are_stored_as_8_bit_and_jpeg_drops_alpha(tmp_path):
+    write_image(tmp_path / "f.png", np.array([[0.0, 0.5, 1.0, 2.0]]))
+    np.testing.assert_array_equal(read_image(tmp_path / "f.png"), [[0, 128, 255, 255]])
+    write_image(tmp_path / "a.jpg", np.zeros((4, 4, 4), dtype=np.uint8))
+    assert read_image(tmp_path / "a.jpg").shape == (4, 4, 3)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    array = synthetic_photo(20, 30)
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    image.save(tmp_path / "o.jpg", exif=exif, quality=100)
+    assert read_image(tmp_path / "o.jpg").shape == (30, 20, 3)
+
+
+def test_clear_errors_for_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello")
+    Image.fromarray(synthetic_photo()).save(tmp_path / "full.jpg")
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "full.jpg").read_bytes()[:400])
+    for name in ("zero.jpg", "text.png"):
+        with pytest.raises(ImageError, match="not an image file"):
+            read_image(tmp_path / name)
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        read_image(tmp_path / "cut.jpg")
+    with pytest.raises(ImageError, match="folder"):
+        read_image(tmp_path)
+
+
+def test_decompression_bombs_are_refused(tmp_path, monkeypatch):
+    Image.fromarray(synthetic_photo()).save(tmp_path / "x.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageError, match="too large to open safely"):
+        read_image(tmp_path / "x.png")
+
+
+def test_writes_are_atomic_and_check_their_input(tmp_path, monkeypatch):
+    target = tmp_path / "keep.png"
+    write_image(target, np.zeros((4, 4), dtype=np.uint8))
+    before = target.read_bytes()
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_image(target, np.ones((4, 4), dtype=np.uint8))
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+    monkeypatch.undo()
+    with pytest.raises(ImageError, match="format"):
+        write_image(tmp_path / "x.gifx", np.zeros((2, 2), dtype=np.uint8))
+    with pytest.raises(ImageError, match="shape"):
+        write_image(tmp_path / "x.png", np.zeros((2, 2, 5), dtype=np.uint8))
+
+
+def test_find_images_is_recursive_and_sorted(photo_folder):
+    assert [p.name for p in find_images(photo_folder)] == ["deep.jpg", "photo0.png", "photo1.png", "photo2.png"]

@@ -1,0 +1,59 @@
+"""The README's commands, CI and the examples stay in step with the code."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_test_command():
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- test-command -->\s*```bash\n(.+)\n```", text)
+    assert match, "README.md must mark its test command with <!-- test-command -->"
+    return match.group(1)
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci and "torch==2.13.0" in ci
+    assert "pytest" in readme_test_command() and ".[test]" in readme_test_command()
+
+
+def test_product_code_imports_no_reference_library():
+    pattern = re.compile(r"^\s*(import|from)\s+(cv2|skimage|torch|hypothesis|scipy)\b", re.MULTILINE)
+    for package in ("nnscratch", "colorize", "enhance"):
+        for path in (ROOT / package).rglob("*.py"):
+            assert not pattern.search(path.read_text()), f"{path} imports a test-only reference library"
+
+
+def test_nnscratch_and_enhance_do_not_import_upward():
+    for path in (ROOT / "nnscratch").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+(colorize|enhance)\b", path.read_text(), re.MULTILINE), path
+    for path in (ROOT / "enhance").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+colorize\b", path.read_text(), re.MULTILINE), path
+
+
+def run_example(*args):
+    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_gradient_check_tour_runs_as_written():
+    out = run_example(ROOT / "examples" / "gradient_check_tour.py")
+    assert re.search(r"^\d+ passed, 0 failed", out, re.MULTILINE)
+
+
+def test_small_cnn_example_learns_its_task():
+    out = run_example(ROOT / "examples" / "train_small_cnn.py")
+    accuracies = [float(a) for a in re.findall(r"test accuracy ([\d.]+)%", out)]
+    assert accuracies[0] < 50 and accuracies[-1] >= 90, out
+
+
+def test_overfit_one_image_example(tmp_path):
+    out = run_example(ROOT / "examples" / "overfit_one_image.py", "--steps", "150", "--out", tmp_path / "fig.png")
+    gain = float(re.search(r"PSNR gain over grayscale: ([-+\d.]+) dB", out).group(1))
+    assert gain > 3 and (tmp_path / "fig.png").stat().st_size > 1000, out
