@@ -95,19 +95,19 @@ def im2col(x_padded, kernel, stride, dilation, out_size, out=None):
     return cols.reshape(n * out_h * out_w, kh * kw * channels)
 
 
-def col2im(cols, padded_shape, kernel, stride, dilation, out_size):
+def col2im(cols, padded_shape, kernel, stride, dilation, out_size, out=None):
     """Adjoint of :func:`im2col`: sum every row back onto the pixels it came from.
 
     ``cols`` has shape ``(N * out_h * out_w, kh * kw * C)``; the result is an
-    NHWC array of ``padded_shape``.  Overlapping windows add up, one slice-add
-    per kernel offset.
+    NHWC array of ``padded_shape`` (``out``, if given, is added into instead of
+    a new zero array).  Overlapping windows add up, one slice-add per kernel offset.
     """
     xp = get_array_module(cols)
     n, _, _, channels = padded_shape
     (kh, kw), (dh, dw) = kernel, dilation
     out_h, out_w = out_size
     cols = cols.reshape(n, out_h, out_w, kh, kw, channels)
-    image = xp.zeros(padded_shape, dtype=cols.dtype)
+    image = xp.zeros(padded_shape, dtype=cols.dtype) if out is None else out
     for i in range(kh):
         for j in range(kw):
             image[window(i * dh, j * dw, out_size, stride)] += cols[:, :, :, i, j, :]
@@ -180,6 +180,23 @@ def conv_weight_grad(x_padded, grad_rows, kernel, stride, dilation, out_size):
             scratch = cols
         grad += cols.T @ grad_rows[first:last]
     return grad
+
+
+def conv_input_grad(grad_rows, weight_matrix, padded_shape, kernel, stride, dilation, out_size):
+    """``col2im(grad_rows @ weight_matrix.T)`` computed block by block: an NHWC array of ``padded_shape``."""
+    xp = get_array_module(grad_rows)
+    n = padded_shape[0]
+    out_h, out_w = out_size
+    grad_padded = xp.zeros(padded_shape, dtype=grad_rows.dtype)
+    scratch = None
+    for images, rows, first, last in row_blocks(n, out_h, out_w, weight_matrix.shape[0] * grad_rows.itemsize):
+        cols = xp.matmul(grad_rows[first:last], weight_matrix.T, out=scratch[:last - first] if scratch is not None else None)
+        if scratch is None:
+            scratch = cols
+        target = _block_input(grad_padded, images, rows, kernel[0], stride[0], dilation[0])
+        col2im(cols, target.shape[:1] + target.shape[1:], kernel, stride, dilation,
+               (rows.stop - rows.start, out_w), out=target)
+    return grad_padded
 
 
 def nhwc_rows(array_nchw):
@@ -269,8 +286,8 @@ class Conv2d(Module):
             rotated = self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, self.in_channels)
             grad_rows_in = conv_rows(grad_padded, rotated, self.kernel_size, (1, 1), self.dilation, (h, w))
             return rows_to_nchw(grad_rows_in, n, h, w)
-        grad_cols = grad_rows @ self.weight_matrix().T
-        grad_padded = col2im(grad_cols, x_padded.shape, self.kernel_size, self.stride, self.dilation, out_size)
+        grad_padded = conv_input_grad(grad_rows, self.weight_matrix(), x_padded.shape, self.kernel_size,
+                                      self.stride, self.dilation, out_size)
         return grad_padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :].transpose(0, 3, 1, 2)
 
 

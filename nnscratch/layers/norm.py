@@ -48,22 +48,31 @@ class BatchNorm2d(Module):
         xp = get_array_module(x)
         n, c, h, w = x.shape
         rows = nhwc_rows(x)
+        count = rows.shape[0]
+        # Column sums as a matrix-vector product: one BLAS pass instead of a strided reduction.
+        ones = xp.ones(count, dtype=x.dtype)
         use_batch = self.training or not self.track_running_stats
         if use_batch:
-            count = rows.shape[0]
             if count < 2:
                 raise ValueError(f"BatchNorm2d needs more than one value per channel in training, got shape {tuple(x.shape)}")
-            mean = rows.mean(axis=0)
+            mean = (ones @ rows) / count
             centered = rows - mean
-            var = (centered * centered).mean(axis=0)
+            scratch = centered * centered
+            var = (ones @ scratch) / count
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, count)
         else:
             mean, var = self.running_mean, self.running_var
             centered = rows - mean
+            scratch = xp.empty_like(centered)
         inv_std = 1.0 / xp.sqrt(var + self.eps)
-        normalized = centered * inv_std
-        out = normalized * self.weight.data + self.bias.data if self.affine else normalized
+        normalized = centered
+        normalized *= inv_std
+        if self.affine:
+            out = xp.multiply(normalized, self.weight.data, out=scratch)
+            out += self.bias.data
+        else:
+            out = normalized.copy()
         self._cache = (normalized, inv_std, use_batch, x.shape)
         return rows_to_nchw(out, n, h, w)
 
@@ -77,13 +86,24 @@ class BatchNorm2d(Module):
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[3])
         normalized, inv_std, use_batch, (n, c, h, w) = self._cache
+        xp = get_array_module(grad_output)
         grad_rows = nhwc_rows(grad_output)
+        count = grad_rows.shape[0]
+        ones = xp.ones(count, dtype=grad_rows.dtype)
+        scratch = grad_rows * normalized
+        grad_weight = ones @ scratch          # sum of g x̂ per channel
+        grad_bias = ones @ grad_rows          # sum of g per channel
         if self.affine:
-            self.weight.accumulate((grad_rows * normalized).sum(axis=0))
-            self.bias.accumulate(grad_rows.sum(axis=0))
+            self.weight.accumulate(grad_weight)
+            self.bias.accumulate(grad_bias)
             scale = self.weight.data * inv_std
         else:
             scale = inv_std
         if use_batch:
-            grad_rows = grad_rows - grad_rows.mean(axis=0) - normalized * (grad_rows * normalized).mean(axis=0)
-        return rows_to_nchw(grad_rows * scale, n, h, w)
+            correction = xp.multiply(normalized, grad_weight / count, out=scratch)
+            correction += grad_bias / count
+            grad_input = grad_rows - correction
+            grad_input *= scale
+        else:
+            grad_input = xp.multiply(grad_rows, scale, out=scratch)
+        return rows_to_nchw(grad_input, n, h, w)

@@ -102,15 +102,18 @@ class Upsample(Module):
         if min(self.output_size(h, w)) < 1:
             raise ValueError(f"Upsample: {h}x{w} input gives an empty output")
         plan_h, plan_w = self._plans(h, w)
-        out = x
-        for axis, (lower, upper, weight_lower, weight_upper) in ((2, plan_h), (3, plan_w)):
+        # Work on the NHWC view (free for the NHWC memory our layers produce) and
+        # return an NCHW view of an NHWC result, so the next convolution needs no copy.
+        out = x.transpose(0, 2, 3, 1)
+        for axis, (lower, upper, weight_lower, weight_upper) in ((1, plan_h), (2, plan_w)):
             lower_x = out.take(xp.asarray(lower), axis=axis)
             if self.mode == "nearest":
                 out = lower_x
                 continue
-            shape = (-1, 1) if axis == 2 else (-1,)
+            shape = (-1, 1, 1) if axis == 1 else (-1, 1)
             out = (lower_x * xp.asarray(weight_lower.astype(x.dtype)).reshape(shape)
                    + out.take(xp.asarray(upper), axis=axis) * xp.asarray(weight_upper.astype(x.dtype)).reshape(shape))
+        out = out.transpose(0, 3, 1, 2)
         self._cache = (x.shape, out.shape)
         return out
 
