@@ -1,4 +1,20 @@
-"""enhance: classic image enhancements on plain arrays, and image file I/O."""
-from .io import ImageError, find_images, read_image, write_image
+"""enhance: classic image enhancements on plain arrays, and image file I/O.
 
-__all__ = ["ImageError", "find_images", "read_image", "write_image"]
+Every operation is a function ``f(image, ...) -> image`` of the same shape
+and dtype (uint8, uint16, or float in [0, 1]; gray, gray+alpha, RGB or RGBA,
+alpha passed through), written with array operations only and matched to
+OpenCV, Pillow or scikit-image (see each docstring for the reference).
+"""
+from .color import channel_stats, histogram_figure, rgb
+from .colorspace import lab_to_rgb, rgb_to_lab
+from .filters import gaussian_blur, sharpness, unsharp_mask
+from .hdr import hdr
+from .histogram import clahe, equalize_hist
+from .io import ImageError, find_images, read_image, write_image
+from .point import autocontrast, brightness, contrast, gamma, invert, log_transform, saturation, scale_abs
+
+__all__ = [
+    "ImageError", "autocontrast", "brightness", "channel_stats", "clahe", "contrast", "equalize_hist",
+    "find_images", "gamma", "gaussian_blur", "hdr", "histogram_figure", "invert", "lab_to_rgb", "log_transform",
+    "read_image", "rgb", "rgb_to_lab", "saturation", "scale_abs", "sharpness", "unsharp_mask", "write_image",
+]

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from colorize.color import lab_to_rgb, lightness, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, lightness, rgb_to_lab
 
 
 def random_rgb(shape=(40, 50, 3), seed=0, dtype=np.float64):

@@ -1,0 +1,164 @@
+"""Histogram equalization, global (``equalize_hist``) and contrast-limited adaptive (``clahe``).
+
+Both follow OpenCV's integer-defined algorithms and are bit-exact with
+``cv2.equalizeHist`` and ``cv2.createCLAHE`` on uint8 gray images.  uint16
+uses 65536 bins; float images are equalized through 16-bit levels; colour
+images are equalized on their luma Y (of YCrCb) with the chroma kept, i.e.
+each channel moves by the change of Y.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnscratch.backend import get_array_module
+
+from ._image import check_image, check_number, is_colour, join_alpha, saturate, split_alpha
+
+
+def _bins(dtype) -> int:
+    return 256 if np.dtype(dtype) == np.uint8 else 65536
+
+
+def _to_levels(channel):
+    """Integer levels for histogramming: uint8/uint16 as they are, floats as 16-bit levels."""
+    if channel.dtype.kind == "u":
+        return channel
+    xp = get_array_module(channel)
+    return xp.rint(xp.clip(channel, 0, 1) * 65535).astype(np.uint16)
+
+
+def _from_levels(levels, dtype):
+    if np.dtype(dtype).kind == "u":
+        return levels
+    return (levels.astype(np.float64) / 65535).astype(dtype)
+
+
+def opencv_luma(rgb):
+    """Y of OpenCV's RGB -> YCrCb: fixed point ``(4899 R + 9617 G + 1868 B + 2^13) >> 14`` on uint8,
+    ``0.299 R + 0.587 G + 0.114 B`` (rounded for uint16) otherwise."""
+    if rgb.dtype == np.uint8:
+        wide = rgb.astype(np.int32)
+        return ((wide[..., 0] * 4899 + wide[..., 1] * 9617 + wide[..., 2] * 1868 + (1 << 13)) >> 14).astype(np.uint8)
+    luma = rgb[..., 0].astype(np.float64) * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return saturate(luma, rgb.dtype) if rgb.dtype.kind == "u" else luma.astype(rgb.dtype)
+
+
+def _through_luma(colour, equalize_gray):
+    """Equalize Y and add its change to every channel (keeps Cr and Cb, the chroma)."""
+    luma = opencv_luma(colour)
+    if luma.dtype.kind == "f":
+        new_luma = _from_levels(equalize_gray(_to_levels(luma)), np.float64)
+    else:
+        new_luma = equalize_gray(luma)
+    change = new_luma.astype(np.float64) - luma.astype(np.float64)
+    return saturate(colour.astype(np.float64) + change[..., None], colour.dtype)
+
+
+def _apply(image, name, equalize_gray):
+    colour, alpha = split_alpha(image)
+    squeeze = colour.ndim == 3 and colour.shape[2] == 1
+    work = colour[..., 0] if squeeze else colour
+    if is_colour(work):
+        out = _through_luma(work, equalize_gray)
+    else:
+        out = _from_levels(equalize_gray(_to_levels(work)), work.dtype) if work.dtype.kind == "f" else equalize_gray(work)
+    if squeeze:
+        out = out[..., None]
+    return join_alpha(out, alpha)
+
+
+def _equalize_levels(levels):
+    """``cv2.equalizeHist`` generalised to uint16: the first occupied level maps to 0."""
+    xp = get_array_module(levels)
+    bins = _bins(levels.dtype)
+    histogram = xp.bincount(levels.ravel(), minlength=bins)
+    total = levels.size
+    first = int(xp.argmax(histogram > 0))
+    first_count = int(histogram[first])
+    if first_count == total:
+        return levels.copy()
+    scale = np.float32(bins - 1) / np.float32(total - first_count)
+    cumulative = xp.cumsum(histogram) - first_count          # sum of the bins after the first occupied one
+    table = saturate(cumulative.astype(np.float32) * scale, levels.dtype)
+    table[:first] = 0
+    return table[levels]
+
+
+def equalize_hist(image):
+    """Spread the levels so the cumulative histogram becomes a straight line.
+
+    uint8 gray is bit-exact with ``cv2.equalizeHist`` (a constant image is
+    returned unchanged); colour goes through luma, within one level of
+    OpenCV's YCrCb pipeline.
+    """
+    check_image(image, "equalize_hist")
+    return _apply(image, "equalize_hist", _equalize_levels)
+
+
+def clahe(image, clip_limit: float = 2.0, tile_grid_size=(8, 8)):
+    """Contrast-limited adaptive histogram equalization (``cv2.createCLAHE(clip_limit, tile_grid_size)``).
+
+    The image is cut into ``tiles_x x tiles_y`` tiles (padded at the bottom
+    and right by reflection when the size does not divide); each tile's
+    histogram is clipped at ``clip_limit * area / bins``, the excess spread
+    over all bins, and turned into a look-up table; each pixel blends the
+    tables of its four nearest tiles bilinearly.  Bit-exact with OpenCV on
+    uint8 and uint16 gray; ``clip_limit <= 0`` disables clipping.
+    """
+    check_image(image, "clahe")
+    clip_limit = check_number(clip_limit, "clip_limit")
+    if isinstance(tile_grid_size, (int, np.integer)):
+        tile_grid_size = (int(tile_grid_size), int(tile_grid_size))
+    tiles_x, tiles_y = (int(t) for t in tile_grid_size)
+    if tiles_x < 1 or tiles_y < 1:
+        raise ValueError(f"tile_grid_size must be positive, got {tile_grid_size}")
+    return _apply(image, "clahe", lambda levels: _clahe_levels(levels, clip_limit, tiles_x, tiles_y))
+
+
+def _clahe_levels(levels, clip_limit: float, tiles_x: int, tiles_y: int):
+    xp = get_array_module(levels)
+    bins = _bins(levels.dtype)
+    height, width = levels.shape
+    if height % tiles_y or width % tiles_x:
+        # OpenCV pads both directions whenever either does not divide (a full tile if it does).
+        padded = xp.pad(levels, ((0, tiles_y - height % tiles_y), (0, tiles_x - width % tiles_x)), mode="reflect")
+    else:
+        padded = levels
+    tile_h, tile_w = padded.shape[0] // tiles_y, padded.shape[1] // tiles_x
+    area = tile_h * tile_w
+    tiles = padded.reshape(tiles_y, tile_h, tiles_x, tile_w).transpose(0, 2, 1, 3).reshape(tiles_y * tiles_x, area)
+    offsets = (xp.arange(tiles_y * tiles_x) * bins)[:, None]
+    histograms = xp.bincount((tiles.astype(np.int64) + offsets).ravel(), minlength=tiles_y * tiles_x * bins)
+    histograms = histograms.reshape(tiles_y * tiles_x, bins)
+
+    if clip_limit > 0:
+        limit = max(int(clip_limit * area / bins), 1)
+        excess = xp.maximum(histograms - limit, 0).sum(axis=1)
+        histograms = xp.minimum(histograms, limit)
+        batch, residual = excess // bins, excess % bins
+        histograms += batch[:, None]
+        step = xp.maximum(bins // xp.maximum(residual, 1), 1)[:, None]
+        index = xp.arange(bins)[None, :]
+        histograms += ((residual[:, None] > 0) & (index % step == 0) & (index // step < residual[:, None]))
+    scale = np.float32(bins - 1) / np.float32(area)
+    tables = saturate(xp.cumsum(histograms, axis=1).astype(np.float32) * scale, levels.dtype)
+
+    def axis_weights(size, tile, count):
+        position = xp.arange(size).astype(np.float32) * (np.float32(1.0) / np.float32(tile)) - np.float32(0.5)
+        first = xp.floor(position)
+        weight = (position - first).astype(np.float32)
+        first = first.astype(np.int64)
+        return xp.maximum(first, 0), xp.minimum(first + 1, count - 1), weight, (np.float32(1) - weight)
+
+    x1, x2, xa, xa1 = axis_weights(width, tile_w, tiles_x)
+    y1, y2, ya, ya1 = axis_weights(height, tile_h, tiles_y)
+    flat = tables.ravel()
+    value = levels.astype(np.int64)
+
+    def lookup(tile_rows, tile_cols):
+        return flat[(tile_rows[:, None] * tiles_x + tile_cols[None, :]) * bins + value].astype(np.float32)
+
+    top = lookup(y1, x1) * xa1 + lookup(y1, x2) * xa
+    bottom = lookup(y2, x1) * xa1 + lookup(y2, x2) * xa
+    result = top * ya1[:, None] + bottom * ya[:, None]
+    return saturate(result, levels.dtype)

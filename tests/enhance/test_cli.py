@@ -1,0 +1,67 @@
+"""The enhance command line."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from enhance import clahe, contrast, equalize_hist, gamma, read_image
+from enhance.cli import main
+from tests.conftest import synthetic_photo
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "in.png"
+    Image.fromarray(synthetic_photo(40, 50)).save(path)
+    return path
+
+
+def test_chained_operations_equal_the_functions(photo, tmp_path):
+    out = tmp_path / "out.png"
+    assert main([str(photo), str(out), "equalize", "contrast:1.3", "gamma:0.8", "clahe:clip_limit=2,tile_grid_size=8"]) == 0
+    expected = clahe(gamma(contrast(equalize_hist(read_image(photo)), 1.3), 0.8), 2, (8, 8))
+    np.testing.assert_array_equal(read_image(out), expected)
+
+
+def test_sixteen_bit_png_stays_sixteen_bit(tmp_path):
+    image = np.random.default_rng(0).integers(0, 65536, (20, 30), dtype=np.uint16)
+    Image.fromarray(image).save(tmp_path / "deep.png")
+    assert main([str(tmp_path / "deep.png"), str(tmp_path / "out.tif"), "invert"]) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif"), 65535 - image)
+
+
+@pytest.mark.parametrize("operations, message", [
+    (["sparkle"], "unknown operation 'sparkle'"),
+    (["gamma:-1"], "gamma must be a finite number in [0, inf]"),
+    (["gamma:nan"], "gamma must be a finite number"),
+    (["clahe:clip=3"], "clahe has no parameter 'clip'"),
+    (["contrast"], "contrast needs factor"),
+    (["contrast:abc"], "not a number"),
+])
+def test_bad_operations_are_one_line_with_exit_2_and_write_nothing(photo, tmp_path, capsys, operations, message):
+    out = tmp_path / "out.png"
+    assert main([str(photo), str(out), *operations]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("enhance: error:") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_folders_continue_past_bad_files(tmp_path, capsys):
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    Image.fromarray(synthetic_photo()).save(source / "a.png")
+    Image.fromarray(synthetic_photo(seed=2)).save(source / "sub" / "b.jpg")
+    (source / "broken.png").write_bytes(b"\x89PNG")
+    assert main([str(source), str(tmp_path / "out"), "sharpness:2"]) == 1
+    assert "1 failed" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a.png").exists() and (tmp_path / "out" / "sub" / "b.jpg").exists()
+
+
+def test_list_and_inspect(photo, tmp_path, capsys):
+    assert main(["--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "clahe" in listing and "clip_limit=2.0" in listing and "hdr" in listing
+    assert main(["inspect", str(photo), "--at", "3,4", "--plot", str(tmp_path / "h.png")]) == 0
+    out = capsys.readouterr().out
+    expected = read_image(photo)[4, 3].tolist()
+    assert f"pixel at x=3, y=4: {expected}" in out and (tmp_path / "h.png").exists()
+    assert main(["inspect", str(photo), "--at", "999,0"]) == 2
