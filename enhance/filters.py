@@ -134,8 +134,8 @@ def gaussian_blur(image, sigma: float):
         taps_x = taps if size_x > 1 else np.ones(1, dtype=dtype)
         taps_y = taps if size_y > 1 else np.ones(1, dtype=dtype)
 
-        def blur(channel):
-            return _separable(channel, taps_x, taps_y, _weighted_sum).astype(dtype)
+        def blur(channel):  # clipped: float32 taps may sum to a hair above 1
+            return saturate(_separable(channel, taps_x, taps_y, _weighted_sum), dtype)
     return join_alpha(per_channel(blur, colour), alpha)
 
 

@@ -1,7 +1,15 @@
 """Shared fixtures: small synthetic photos written to temporary folders."""
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
+
+# CI explores the same examples every run; locally hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def synthetic_photo(height=48, width=64, seed=0):
