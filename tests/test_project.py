@@ -57,3 +57,8 @@ def test_overfit_one_image_example(tmp_path):
     out = run_example(ROOT / "examples" / "overfit_one_image.py", "--steps", "150", "--out", tmp_path / "fig.png")
     gain = float(re.search(r"PSNR gain over grayscale: ([-+\d.]+) dB", out).group(1))
     assert gain > 3 and (tmp_path / "fig.png").stat().st_size > 1000, out
+
+
+def test_enhance_gallery_example(tmp_path):
+    out = run_example(ROOT / "examples" / "enhance_gallery.py", "--out", tmp_path / "gallery.png")
+    assert "14 techniques" in out and (tmp_path / "gallery.png").stat().st_size > 10000
