@@ -4,6 +4,7 @@
     enhance photos/ enhanced/ sharpness:2 saturation:1.2
     enhance --list
     enhance inspect photo.jpg --at 10,20 --plot histogram.png
+    enhance hdr-merge dark.jpg mid.jpg bright.jpg --times 1/30 1/8 1/2 -o merged.png --method debevec
 
 A bad operation, parameter or value is one ``enhance: error: ...`` line and
 exit status 2, before anything is written.
@@ -147,10 +148,91 @@ def run_inspect(argv) -> int:
     return 0
 
 
+def _parse_time(text: str) -> float:
+    """'1/30', '0.5' or '2' -> seconds."""
+    try:
+        if "/" in text:
+            numerator, denominator = text.split("/", 1)
+            value = float(numerator) / float(denominator)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"{text!r} is not an exposure time (write 1/30, 0.5 or 2)") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise UsageError(f"exposure times must be positive, got {text!r}")
+    return value
+
+
+def run_hdr_merge(argv) -> int:
+    from . import exposure
+    from .io import exposure_time
+
+    parser = argparse.ArgumentParser(prog="enhance hdr-merge",
+                                     description="Merge an exposure bracket into one image (and a radiance map).")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="the bracket: two or more 8-bit photos of one scene")
+    parser.add_argument("--times", nargs="+", metavar="T", help="exposure times in seconds (1/30, 0.5 ...); "
+                        "default: the files' EXIF ExposureTime")
+    parser.add_argument("-o", "--output", required=True, help="the merged, displayable image")
+    parser.add_argument("--method", choices=["mertens", "debevec", "robertson"], default="mertens")
+    parser.add_argument("--tonemap", choices=["reinhard", "drago", "linear"], default="reinhard",
+                        help="how debevec/robertson radiance is mapped for display (default reinhard)")
+    parser.add_argument("--gamma", type=float, default=2.2, help="display gamma of the tone mapping (default 2.2)")
+    parser.add_argument("--save-radiance", metavar="FILE.npy", help="also save the float32 radiance map")
+    args = parser.parse_args(argv)
+    if args.save_radiance and not args.save_radiance.endswith(".npy"):
+        raise UsageError("--save-radiance writes NumPy .npy files; give a name ending in .npy")
+    if Path(args.output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"cannot tell the output format from {args.output!r}; use an image extension")
+    if not args.gamma > 0:
+        raise UsageError(f"--gamma must be positive, got {args.gamma}")
+    images = []
+    for path in args.images:
+        image = read_image(path)
+        if image.dtype != np.uint8:
+            raise UsageError(f"{path}: hdr-merge takes 8-bit images, this one is {image.dtype}")
+        if image.ndim == 3 and image.shape[2] == 4:
+            image = image[..., :3]
+        images.append(image)
+    if args.times:
+        times = [_parse_time(t) for t in args.times]
+    elif args.method == "mertens":
+        times = None
+    else:
+        times = [exposure_time(path) for path in args.images]
+        if None in times:
+            missing = args.images[times.index(None)]
+            raise UsageError(f"{missing} has no EXIF exposure time: give --times")
+    try:
+        if args.method == "mertens":
+            exposure.check_bracket(images, times)
+            result = np.clip(exposure.merge_mertens(images), 0, 1)
+            radiance = None
+        else:
+            calibrate = exposure.calibrate_debevec if args.method == "debevec" else exposure.calibrate_robertson
+            merge = exposure.merge_debevec if args.method == "debevec" else exposure.merge_robertson
+            response = calibrate(images, times)
+            radiance = merge(images, times, response)
+            colour = radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, axis=2)
+            mapper = {"reinhard": exposure.tonemap_reinhard, "drago": exposure.tonemap_drago,
+                      "linear": exposure.tonemap}[args.tonemap]
+            result = mapper(colour, args.gamma)
+            if radiance.ndim == 2:
+                result = result[..., 0]
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    write_image(args.output, result)
+    print(f"wrote {args.output}")
+    if args.save_radiance and radiance is not None:
+        np.save(args.save_radiance, radiance.astype(np.float32), allow_pickle=False)
+        print(f"wrote {args.save_radiance}")
+    return 0
+
+
 def run_enhance(argv) -> int:
     parser = argparse.ArgumentParser(
         prog="enhance", description="Apply enhancement operations in order.",
-        epilog="Also: 'enhance --list' and 'enhance inspect IMAGE [--at X,Y] [--plot OUT.png]'.")
+        epilog="Also: 'enhance --list', 'enhance inspect IMAGE [--at X,Y] [--plot OUT.png]' and "
+               "'enhance hdr-merge IMAGE... [--times T...] -o OUT'.")
     parser.add_argument("input", help="image file or folder (searched recursively)")
     parser.add_argument("output", help="output file, or folder when INPUT is a folder")
     parser.add_argument("operations", nargs="+", metavar="OP[:ARGS]", help="e.g. contrast:1.3 clahe:clip_limit=2")
@@ -190,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if argv[:1] == ["inspect"]:
             return run_inspect(argv[1:])
+        if argv[:1] == ["hdr-merge"]:
+            return run_hdr_merge(argv[1:])
         return run_enhance(argv)
     except UsageError as error:
         print(f"enhance: error: {error}", file=sys.stderr)

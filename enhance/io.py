@@ -162,3 +162,18 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def exposure_time(path: str | os.PathLike) -> float | None:
+    """The EXIF ExposureTime of an image file in seconds, or None when it has none."""
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            value = exif.get_ifd(0x8769).get(0x829A) or exif.get(0x829A)
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+        return None
+    try:
+        seconds = float(value) if value is not None else None
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return seconds if seconds and seconds > 0 else None

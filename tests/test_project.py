@@ -62,3 +62,9 @@ def test_overfit_one_image_example(tmp_path):
 def test_enhance_gallery_example(tmp_path):
     out = run_example(ROOT / "examples" / "enhance_gallery.py", "--out", tmp_path / "gallery.png")
     assert "14 techniques" in out and (tmp_path / "gallery.png").stat().st_size > 10000
+
+
+def test_hdr_bracket_example(tmp_path):
+    out = run_example(ROOT / "examples" / "hdr_bracket.py", "--out", tmp_path / "hdr.png")
+    correlation = float(re.search(r"correlation of logs ([\d.]+)", out).group(1))
+    assert correlation > 0.99 and (tmp_path / "hdr.png").stat().st_size > 10000
