@@ -1,4 +1,4 @@
-"""The ``colorize`` command: predict, train, evaluate, model-summary, export.
+"""The ``colorize`` command: predict, train, evaluate, demo, model-summary, export.
 
 User mistakes (a missing file, a corrupt image, a bad option value) end
 with one ``colorize: error: ...`` line and exit status 1 (2 for usage
@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--norm", choices=["batch", "none"], default="batch")
     summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
     _model_arguments(summary)
+
+    demo = commands.add_parser("demo", help="colorize the gray version of a sample photo and draw before/after")
+    demo.add_argument("-o", "--output", default="colorize_demo.png", help="figure to write (default colorize_demo.png)")
+    demo.add_argument("--size", type=_positive_int, default=512, help="working resolution (default 512)")
+    _model_arguments(demo)
 
     export = commands.add_parser("export", help="write a compact model file (weights only) from a checkpoint")
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
@@ -213,6 +218,23 @@ def run_summary(args) -> int:
     return 0
 
 
+SAMPLE = Path(__file__).parent / "samples" / "fallen_leaf.jpg"
+
+
+def run_demo(args) -> int:
+    from .evaluate import save_grid, score_photo
+
+    model = load_model(args.checkpoint)
+    photo = read_image(SAMPLE)
+    scores = score_photo(model, photo, size=args.size)
+    save_grid([(SAMPLE.stem, scores["images"])], args.output, thumb=480)
+    print(f"colorized the gray version of {SAMPLE.name} (held out from training; see samples/SOURCE.md)")
+    print(f"PSNR {scores['psnr']:.2f} dB (gray: {scores['psnr_gray']:.2f} dB), "
+          f"colourfulness {scores['colorfulness']:.1f} (original: {scores['colorfulness_truth']:.1f})")
+    print(f"wrote {args.output}")
+    return 0
+
+
 def run_export(args) -> int:
     model = load_model(args.checkpoint)
     state = {name: (value.astype(np.float16) if args.float16 and value.dtype.kind == "f" else value)
@@ -224,7 +246,7 @@ def run_export(args) -> int:
 
 
 COMMANDS = {"predict": run_predict, "train": run_train, "evaluate": run_evaluate,
-            "model-summary": run_summary, "export": run_export}
+            "model-summary": run_summary, "export": run_export, "demo": run_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

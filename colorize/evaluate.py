@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from enhance.io import write_figure
+
 from .color import rgb_to_lab
 from .data import to_rgb_uint8
 from .infer import colorize, gray_baseline
@@ -74,7 +76,4 @@ def save_grid(panels, path: str | Path, thumb: int = 320) -> Path:
             axes.set_title(f"{name}: {title}" if column == 0 else title, fontsize=9)
             axes.axis("off")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    return write_figure(path, figure)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import signal
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
-from enhance.io import find_images
+from enhance.io import find_images, write_atomically, write_figure
 
 from .data import CropSampler, PhotoSet
 from .evaluate import evaluate_photos
@@ -99,13 +98,7 @@ def _plot(records: list[dict], path: Path) -> None:
     right.set_xlabel("step")
     right.set_ylabel("validation PSNR (dB)")
     figure.tight_layout()
-    _atomic_figure(figure, path)
-
-
-def _atomic_figure(figure, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, format="png")
-    os.replace(temporary, path)
+    write_figure(path, figure)
 
 
 class _StopRequest:
@@ -218,7 +211,8 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    config_text = (json.dumps(config, indent=2) + "\n").encode()
+    write_atomically(out / "config.json", lambda handle: handle.write(config_text))
     metrics_path = out / "metrics.jsonl"
     records = _read_records(metrics_path, up_to=step)
     _write_records(metrics_path, records)
@@ -315,9 +309,8 @@ def _read_records(path: Path, up_to: int) -> list[dict]:
 
 
 def _write_records(path: Path, records: list[dict]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(temporary, path)
+    text = "".join(json.dumps(r) + "\n" for r in records).encode()
+    write_atomically(path, lambda handle: handle.write(text))
 
 
 def _append_record(path: Path, record: dict) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
-from .io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_image
+from .io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_figure, write_image
 
 OPERATIONS = {
     "equalize": (equalize_hist, "histogram equalization (cv2.equalizeHist; colour through luma)"),
@@ -143,7 +143,7 @@ def run_inspect(argv) -> int:
             raise UsageError(f"--at {x},{y} lies outside the {image.shape[1]}x{image.shape[0]} image")
         print(f"pixel at x={x}, y={y}: {np.atleast_1d(image[y, x]).tolist()}")
     if args.plot:
-        histogram_figure(image, title=Path(args.image).name).savefig(args.plot)
+        write_figure(args.plot, histogram_figure(image, title=Path(args.image).name))
         print(f"wrote {args.plot}")
     return 0
 

@@ -140,11 +140,20 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
             channels -= 1
         image = Image.fromarray(np.ascontiguousarray(array))  # uint8: L, LA, RGB or RGBA by shape
     options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options))
+
+
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file_handle)`` on a temporary file beside ``path``, then rename it into place.
+
+    On any failure the temporary file is removed and an existing ``path`` is left as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            image.save(handle, format=image_format, **options)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
@@ -154,6 +163,12 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
             raise OSError(error.errno, f"could not write {path} ({error.strerror or error})") from error
         raise
     return path
+
+
+def write_figure(path: str | os.PathLike, figure) -> Path:
+    """Save a matplotlib Figure atomically; the format follows the extension (png, pdf, svg, jpg)."""
+    suffix = Path(path).suffix.lower().lstrip(".") or "png"
+    return write_atomically(path, lambda handle: figure.savefig(handle, format=suffix))
 
 
 def find_images(folder: str | os.PathLike) -> list[Path]:

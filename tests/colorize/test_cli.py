@@ -96,3 +96,10 @@ def test_model_summary_lists_18_hidden_layers(capsys):
 def test_console_script_usage_error_exits_2():
     result = subprocess.run([sys.executable, "-m", "colorize.cli", "train", "--steps", "0"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_demo_draws_before_and_after(tmp_path, model_file, capsys):
+    assert main(["demo", "-o", str(tmp_path / "demo.png"), "--checkpoint", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    assert "fallen_leaf.jpg" in out and "PSNR" in out
+    assert (tmp_path / "demo.png").stat().st_size > 10000
