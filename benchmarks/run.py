@@ -1,0 +1,308 @@
+"""Side-by-side speed tables: our engine and enhancements against numpy's matmul peak,
+PyTorch CPU, OpenCV, Pillow and scikit-image, all measured in this one process.
+
+    python benchmarks/run.py [--quick] [--json OUT.json]
+
+Every figure is the median of several repeats after a warm-up; every ratio is
+taken between two figures of the same run.  A reference library that is not
+installed gets "not installed" in its column.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import enhance  # noqa: E402
+import nnscratch as nn  # noqa: E402
+from colorize import colorize  # noqa: E402
+from colorize.model import Colorizer  # noqa: E402
+
+
+def optional(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+torch = optional("torch")
+cv2 = optional("cv2")
+PIL = optional("PIL")
+skimage = optional("skimage")
+
+
+def timed(function, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``function()`` in seconds."""
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor() or "?",
+            "cores": os.cpu_count(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            info["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')}, kernel {blas[0].get('architecture')}, " \
+                           f"{blas[0].get('num_threads')} threads"
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    if torch is not None:
+        info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads"
+    return info
+
+
+def table(title: str, header: list[str], rows: list[list]) -> str:
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+NOT_INSTALLED = object()
+
+
+def fmt(value, digits=1):
+    if value is NOT_INSTALLED:
+        return "not installed"
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def reference(library, function):
+    """``function`` when its library is installed, else a marker that prints "not installed"."""
+    return NOT_INSTALLED if library is None else function
+
+
+def matmul_ceiling(size: int, repeats: int) -> float:
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    return 2 * size ** 3 / timed(lambda: a @ a, repeats) / 1e9
+
+
+def conv_rows(batch: int, crop: int, repeats: int, ceiling: float):
+    """Every distinct Conv2d shape of the default colorizer: forward and backward."""
+    model = Colorizer()
+    x = np.random.default_rng(0).standard_normal((batch, 1, crop, crop)).astype(np.float32)
+    seen, rows = set(), []
+    for layer in model.body:
+        if isinstance(layer, nn.Conv2d):
+            key = (layer.in_channels, layer.out_channels, layer.stride, layer.dilation, x.shape[2])
+            if key not in seen:
+                seen.add(key)
+                y = layer.forward(x)
+                grad = np.ones_like(y)
+                flops = 2 * y.size * layer.in_channels * 9
+                forward = timed(lambda: layer.forward(x), repeats)
+                backward = timed(lambda: layer.backward(grad), repeats)
+                torch_forward = torch_backward = None
+                if torch is not None:
+                    conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
+                                           layer.dilation, bias=layer.bias is not None)
+                    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
+                    torch_forward = timed(lambda: conv(tx), repeats)
+                    ty = conv(tx)
+                    tg = torch.ones_like(ty)
+                    torch_backward = timed(lambda: torch.autograd.grad(ty, [tx, *conv.parameters()], tg, retain_graph=True), repeats)
+                rows.append([f"{layer.in_channels}→{layer.out_channels} s{layer.stride[0]} d{layer.dilation[0]} @{x.shape[2]}²",
+                             f"{forward * 1e3:.1f}", f"{flops / forward / 1e9:.0f}", f"{flops / forward / 1e9 / ceiling:.0%}",
+                             f"{backward * 1e3:.1f}", f"{2 * flops / backward / 1e9:.0f}", f"{2 * flops / backward / 1e9 / ceiling:.0%}",
+                             *[fmt(v) for v in _torch_cells(torch_forward, torch_backward, forward, backward)]])
+        x = layer.forward(x)
+    return rows
+
+
+def _torch_cells(torch_forward, torch_backward, forward, backward):
+    if torch_forward is None:
+        return [NOT_INSTALLED] * 4
+    return [torch_forward * 1e3, torch_backward * 1e3, forward / torch_forward, backward / torch_backward]
+
+
+def torch_colorizer(model: Colorizer):
+    """The same architecture in PyTorch, with our weights."""
+    layers = []
+    for layer in model.body:
+        if isinstance(layer, nn.Conv2d):
+            conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
+                                   layer.dilation, bias=layer.bias is not None)
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(layer.weight.data))
+                if layer.bias is not None:
+                    conv.bias.copy_(torch.from_numpy(layer.bias.data))
+            layers.append(conv)
+        elif isinstance(layer, nn.BatchNorm2d):
+            layers.append(torch.nn.BatchNorm2d(layer.num_features))
+        elif isinstance(layer, nn.ReLU):
+            layers.append(torch.nn.ReLU())
+        elif isinstance(layer, nn.Upsample):
+            layers.append(torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+        elif isinstance(layer, nn.Tanh):
+            layers.append(torch.nn.Tanh())
+    return torch.nn.Sequential(*layers)
+
+
+def training_rows(batch: int, crop: int, repeats: int):
+    model = Colorizer()
+    optimizer = nn.Adam(model.parameters())
+    criterion = nn.SmoothL1Loss(beta=0.1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, crop, crop)).astype(np.float32)
+    target = rng.uniform(-0.5, 0.5, (batch, 2, crop, crop)).astype(np.float32)
+
+    def step():
+        optimizer.zero_grad()
+        criterion.forward(model.forward(x), target)
+        model.backward(criterion.backward())
+        optimizer.step()
+
+    ours = timed(step, repeats)
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    theirs = None
+    if torch is not None:
+        reference = torch_colorizer(model)
+        torch_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
+        tx, tt = torch.from_numpy(x), torch.from_numpy(target)
+
+        def torch_step():
+            torch_optimizer.zero_grad()
+            torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
+            torch_optimizer.step()
+        theirs = timed(torch_step, repeats)
+    return [[f"batch {batch}, {crop}²", f"{ours * 1e3:.0f}", f"{batch / ours:.1f}", f"{peak / 1e6:.0f}",
+             fmt(theirs * 1e3 if theirs else NOT_INSTALLED, 0), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
+
+
+def inference_rows(repeats: int, megapixels: float):
+    model = Colorizer().eval()
+    height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
+    width = int(round(height * 4 / 3))
+    photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    ours = timed(lambda: colorize(photo, model), repeats)
+    tracemalloc.start()
+    colorize(photo, model)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    theirs = None
+    if torch is not None:
+        reference = torch_colorizer(model).eval()
+        original = model.forward
+
+        def torch_forward(x):
+            with torch.no_grad():
+                return reference(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        model.forward = torch_forward  # the same pipeline with the network run by PyTorch
+        try:
+            theirs = timed(lambda: colorize(photo, model), repeats)
+        finally:
+            model.forward = original
+    return [[f"{width}x{height} ({width * height / 1e6:.1f} MP)", f"{ours:.2f}", f"{peak / 1e9:.2f}",
+             fmt(theirs if theirs else NOT_INSTALLED, 2), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
+
+
+def enhancement_rows(repeats: int, megapixels: float):
+    height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
+    width = int(round(height * 4 / 3))
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    gray = rgb[..., 0].copy()
+    pil_rgb = PIL.Image.fromarray(rgb) if PIL else None
+    if PIL:
+        from PIL import ImageEnhance, ImageOps
+    exposure = optional("skimage") and __import__("skimage.exposure", fromlist=["adjust_gamma"])
+    cases = [
+        ("equalize_hist (gray)", lambda: enhance.equalize_hist(gray), reference(cv2, lambda: cv2.equalizeHist(gray)), None, None,
+         lambda: np.bincount(gray.ravel(), minlength=256)),
+        ("clahe (gray)", lambda: enhance.clahe(gray), reference(cv2, lambda: cv2.createCLAHE(2.0, (8, 8)).apply(gray)), None, None, None),
+        ("brightness 1.3", lambda: enhance.brightness(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Brightness(pil_rgb).enhance(1.3)), None, None),
+        ("contrast 1.3", lambda: enhance.contrast(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Contrast(pil_rgb).enhance(1.3)), None, None),
+        ("saturation 1.3", lambda: enhance.saturation(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Color(pil_rgb).enhance(1.3)), None, None),
+        ("sharpness 2", lambda: enhance.sharpness(rgb, 2.0), None, reference(PIL, lambda: ImageEnhance.Sharpness(pil_rgb).enhance(2.0)), None, None),
+        ("autocontrast", lambda: enhance.autocontrast(rgb), None, reference(PIL, lambda: ImageOps.autocontrast(pil_rgb)), None, None),
+        ("scale_abs", lambda: enhance.scale_abs(rgb, 1.3, 5), reference(cv2, lambda: cv2.convertScaleAbs(rgb, alpha=1.3, beta=5)), None, None, None),
+        ("gamma 0.8 (a table look-up)", lambda: enhance.gamma(rgb, 0.8), reference(cv2, lambda: cv2.LUT(rgb, np.arange(256, dtype=np.uint8))), None,
+         reference(exposure, lambda: exposure.adjust_gamma(rgb, 0.8)), lambda: np.arange(256, dtype=np.uint8)[rgb]),
+        ("log", lambda: enhance.log_transform(rgb), None, None, reference(exposure, lambda: exposure.adjust_log(rgb)), None),
+        ("invert", lambda: enhance.invert(rgb), reference(cv2, lambda: cv2.bitwise_not(rgb)), None, None, None),
+        ("gaussian_blur 2", lambda: enhance.gaussian_blur(rgb, 2.0), reference(cv2, lambda: cv2.GaussianBlur(rgb, (0, 0), 2.0)), None, None, None),
+        ("hdr", lambda: enhance.hdr(rgb), reference(cv2, lambda: cv2.detailEnhance(rgb)), None, None, None),
+    ]
+    rows = []
+    for name, ours, opencv, pillow, scikit, floor in cases:
+        ours_time = timed(ours, repeats)
+        other = {}
+        for label, function in (("opencv", opencv), ("pillow", pillow), ("skimage", scikit), ("floor", floor)):
+            other[label] = timed(function, repeats) if callable(function) else function
+        rows.append([name, f"{ours_time * 1e3:.0f}"] + [fmt(other[k] * 1e3 if isinstance(other[k], float) else other[k], 0)
+                                                         for k in ("opencv", "pillow", "skimage")]
+                    + [fmt(ours_time / other["opencv"] if isinstance(other["opencv"], float) else other["opencv"], 1),
+                       fmt(other["floor"] and other["floor"] * 1e3, 0)])
+    return rows, f"{width}x{height} uint8 RGB ({width * height / 1e6:.1f} MP)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller images")
+    parser.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 5
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    output = [f"Benchmarks, {results['date']}", "", "Machine: " + "; ".join(f"{k} {v}" for k, v in results["machine"].items()), ""]
+
+    ceiling = matmul_ceiling(2048 if args.quick else 4096, repeats)
+    results["matmul_gflops"] = ceiling
+    output.append(table("1. Ceiling", ["numpy float32 matmul", "GFLOP/s"], [[f"{2048 if args.quick else 4096}²", f"{ceiling:.0f}"]]))
+
+    rows = conv_rows(8 if args.quick else 16, 128, repeats, ceiling)
+    results["conv"] = rows
+    output.append(table("2. Conv2d layers of the default colorizer (batch 16, 128² crops)" if not args.quick else "2. Conv2d layers (batch 8, 128²)",
+                        ["layer", "fwd ms", "fwd GFLOP/s", "of ceiling", "bwd ms", "bwd GFLOP/s", "of ceiling",
+                         "torch fwd ms", "torch bwd ms", "fwd ratio", "bwd ratio"], rows))
+
+    rows = training_rows(8 if args.quick else 16, 128, repeats)
+    results["training"] = rows
+    output.append(table("3. Training step (forward, Huber loss, backward, Adam)",
+                        ["step", "ms", "images/s", "peak MB (traced)", "torch ms", "ratio"], rows))
+
+    rows = inference_rows(max(1, repeats // 2), 3.0 if args.quick else 12.0)
+    results["inference"] = rows
+    output.append(table("4. Colorizing a photo end to end (working resolution 512)",
+                        ["photo", "seconds", "peak GB (traced)", "with torch network s", "ratio"], rows))
+
+    rows, label = enhancement_rows(repeats, 3.0 if args.quick else 12.0)
+    results["enhance"] = rows
+    output.append(table(f"5. Enhancement operations on {label}",
+                        ["operation", "ours ms", "OpenCV ms", "Pillow ms", "scikit-image ms", "ours / OpenCV", "numpy floor ms"], rows))
+    output.append("6. GPU: not run (no CuPy GPU in this process)." if not nn.cuda_available() else "6. GPU: see the GPU tests.")
+    text = "\n".join(output)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
