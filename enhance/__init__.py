@@ -13,12 +13,12 @@ from .hdr import hdr
 from .histogram import clahe, equalize_hist
 from .io import ImageError, find_images, read_image, write_image
 from .exposure import (calibrate_debevec, calibrate_robertson, merge_debevec, merge_mertens, merge_robertson,
-                       tonemap, tonemap_drago, tonemap_reinhard)
+                       tonemap, tonemap_drago, tonemap_mantiuk, tonemap_reinhard)
 from .point import autocontrast, brightness, contrast, gamma, invert, log_transform, saturation, scale_abs
 
 __all__ = [
     "ImageError", "autocontrast", "calibrate_debevec", "calibrate_robertson", "exposure", "merge_debevec",
-    "merge_mertens", "merge_robertson", "tonemap", "tonemap_drago", "tonemap_reinhard", "brightness", "channel_stats", "clahe", "contrast", "equalize_hist",
+    "merge_mertens", "merge_robertson", "tonemap", "tonemap_drago", "tonemap_mantiuk", "tonemap_reinhard", "brightness", "channel_stats", "clahe", "contrast", "equalize_hist",
     "find_images", "gamma", "gaussian_blur", "hdr", "histogram_figure", "invert", "lab_to_rgb", "log_transform",
     "read_image", "rgb", "rgb_to_lab", "saturation", "scale_abs", "sharpness", "unsharp_mask", "write_image",
 ]

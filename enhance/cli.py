@@ -174,7 +174,7 @@ def run_hdr_merge(argv) -> int:
                         "default: the files' EXIF ExposureTime")
     parser.add_argument("-o", "--output", required=True, help="the merged, displayable image")
     parser.add_argument("--method", choices=["mertens", "debevec", "robertson"], default="mertens")
-    parser.add_argument("--tonemap", choices=["reinhard", "drago", "linear"], default="reinhard",
+    parser.add_argument("--tonemap", choices=["reinhard", "drago", "mantiuk", "linear"], default="reinhard",
                         help="how debevec/robertson radiance is mapped for display (default reinhard)")
     parser.add_argument("--gamma", type=float, default=2.2, help="display gamma of the tone mapping (default 2.2)")
     parser.add_argument("--save-radiance", metavar="FILE.npy", help="also save the float32 radiance map")
@@ -214,7 +214,7 @@ def run_hdr_merge(argv) -> int:
             radiance = merge(images, times, response)
             colour = radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, axis=2)
             mapper = {"reinhard": exposure.tonemap_reinhard, "drago": exposure.tonemap_drago,
-                      "linear": exposure.tonemap}[args.tonemap]
+                      "mantiuk": exposure.tonemap_mantiuk, "linear": exposure.tonemap}[args.tonemap]
             result = mapper(colour, args.gamma)
             if radiance.ndim == 2:
                 result = result[..., 0]

@@ -444,3 +444,108 @@ def tonemap_drago(radiance, gamma: float = 1.0, saturation: float = 1.0, bias: f
     out = xp.stack([xp.where(gray > 0, (radiance[..., c] / safe_gray) ** np.float32(saturation), 0) * mapped
                     for c in range(3)], axis=-1).astype(np.float32)
     return tonemap(out, gamma)
+
+
+def _resize_linear(array, height: int, width: int):
+    """Bilinear resize of a 2-D float32 array with half-pixel centres, as ``cv2.resize(INTER_LINEAR)``
+    computes it for floats (source positions clamped to the edge pixels)."""
+    xp = get_array_module(array)
+
+    def plan(source, target):
+        position = (np.arange(target) + 0.5) * (source / target) - 0.5
+        first = np.floor(position).astype(np.int64)
+        weight = (position - first).astype(np.float32)
+        weight[first < 0] = 0
+        first[first < 0] = 0
+        last = first >= source - 1
+        weight[last] = 0
+        first[last] = source - 1
+        return xp.asarray(first), xp.asarray(np.minimum(first + 1, source - 1)), xp.asarray(weight)
+
+    top, bottom, wy = plan(array.shape[0], height)
+    left, right, wx = plan(array.shape[1], width)
+    rows = array[top] * (np.float32(1) - wy)[:, None] + array[bottom] * wy[:, None]
+    return rows[:, left] * (np.float32(1) - wx) + rows[:, right] * wx
+
+
+def _gradient(array, leading_copy: bool):
+    """Forward differences along columns; the first column is the source (``leading_copy``)
+    or the last is zero, as OpenCV's Mantiuk code arranges them."""
+    xp = get_array_module(array)
+    out = xp.zeros_like(array)
+    difference = array[:, 1:] - array[:, :-1]
+    if leading_copy:
+        out[:, 1:] = difference
+        out[:, 0] = array[:, 0]
+    else:
+        out[:, :-1] = difference
+    return out
+
+
+def _contrast_pyramid(array):
+    levels = int(math.log(min(array.shape)) / math.log(2.0))
+    x_contrast, y_contrast, layer = [], [], array
+    for _ in range(levels):
+        x_contrast.append(_gradient(layer, False))
+        y_contrast.append(_gradient(layer.T, False))
+        layer = _resize_linear(layer, layer.shape[0] // 2, layer.shape[1] // 2)
+    return x_contrast, y_contrast
+
+
+def _divergence_sum(x_contrast, y_contrast):
+    total = get_array_module(x_contrast[-1]).zeros_like(x_contrast[-1])
+    for x_part, y_part in zip(reversed(x_contrast), reversed(y_contrast)):
+        total = _resize_linear(total, *x_part.shape)
+        total = total + (_gradient(x_part, True) + _gradient(y_part, True).T)
+    return total
+
+
+def tonemap_mantiuk(radiance, gamma: float = 1.0, scale: float = 0.7, saturation: float = 1.0) -> np.ndarray:
+    """Mantiuk et al.'s contrast-domain mapping (``cv2.createTonemapMantiuk``).
+
+    Log-luminance contrasts on a pyramid are compressed
+    (``c -> sign(c) (scale |c|^0.4185)^(1/0.4185)``) and the luminance that best
+    has them is found by conjugate gradients; colours follow as in Drago's method.
+    """
+    radiance = tonemap(radiance)          # OpenCV normalises first
+    xp = get_array_module(radiance)
+    gray = _gray(radiance)
+    log_gray = _safe_log(gray)
+    if min(log_gray.shape) < 2:
+        raise ValueError("tone mapping by Mantiuk's method needs an image of at least 2x2 pixels")
+    power = np.float32(0.4185)
+
+    def compress(contrast):
+        sign = xp.where(contrast > 0, np.float32(1), np.float32(-1))
+        squeezed = xp.abs(contrast) ** power * sign * np.float32(scale)
+        return xp.abs(squeezed) ** (np.float32(1) / power) * xp.where(squeezed > 0, np.float32(1), np.float32(-1))
+
+    x_contrast, y_contrast = _contrast_pyramid(log_gray)
+    right = _divergence_sum([compress(c) for c in x_contrast], [compress(c) for c in y_contrast])
+
+    def product(values):
+        return _divergence_sum(*_contrast_pyramid(values))
+
+    solution = log_gray.copy()
+    residual = right - product(solution)
+    direction = residual.copy()
+    target = float((right.astype(np.float64) ** 2).sum()) * 1e-6
+    rr = float((residual.astype(np.float64) ** 2).sum())
+    for _ in range(100):
+        applied = product(direction)
+        curvature = float((direction.astype(np.float64) * applied).sum())
+        if curvature == 0 or rr == 0:
+            break
+        alpha = np.float32(rr / curvature)
+        residual = residual - alpha * applied
+        solution = solution + alpha * direction
+        new_rr = float((residual.astype(np.float64) ** 2).sum())
+        direction = residual + np.float32(new_rr / rr) * direction
+        rr = new_rr
+        if rr < target:
+            break
+    luminance = xp.exp(solution)
+    safe_gray = xp.where(gray > 0, gray, 1)
+    out = xp.stack([xp.where(gray > 0, (radiance[..., c] / safe_gray) ** np.float32(saturation), 0) * luminance
+                    for c in range(3)], axis=-1).astype(np.float32)
+    return tonemap(out, gamma)

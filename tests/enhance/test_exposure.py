@@ -89,12 +89,14 @@ def test_tonemaps_match_opencv_and_never_give_nan(bracket):
     radiance = exposure.merge_debevec(bracket, TIMES)
     pairs = [(exposure.tonemap(radiance, 1.0), cv2.createTonemap(1.0)),
              (exposure.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
-             (exposure.tonemap_drago(radiance), cv2.createTonemapDrago())]
+             (exposure.tonemap_drago(radiance), cv2.createTonemapDrago()),
+             (exposure.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk()),
+             (exposure.tonemap_mantiuk(radiance, 2.2, 0.85, 1.2), cv2.createTonemapMantiuk(2.2, 0.85, 1.2))]
     for ours, theirs in pairs:
         assert np.abs(ours - theirs.process(radiance.copy())).max() <= 1e-4
     for gamma in (0.5, 2.2):
         for mapped in (exposure.tonemap(radiance, gamma), exposure.tonemap_reinhard(radiance, gamma),
-                       exposure.tonemap_drago(radiance, gamma)):
+                       exposure.tonemap_drago(radiance, gamma), exposure.tonemap_mantiuk(radiance, gamma)):
             assert np.isfinite(mapped).all() and mapped.min() >= 0 and mapped.max() <= 1
 
 
