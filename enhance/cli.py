@@ -21,7 +21,8 @@ import numpy as np
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
-from .io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_figure, write_image
+from .io import (IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_atomically, write_figure, write_image,
+                 write_radiance_hdr)
 
 OPERATIONS = {
     "equalize": (equalize_hist, "histogram equalization (cv2.equalizeHist; colour through luma)"),
@@ -177,10 +178,12 @@ def run_hdr_merge(argv) -> int:
     parser.add_argument("--tonemap", choices=["reinhard", "drago", "mantiuk", "linear"], default="reinhard",
                         help="how debevec/robertson radiance is mapped for display (default reinhard)")
     parser.add_argument("--gamma", type=float, default=2.2, help="display gamma of the tone mapping (default 2.2)")
-    parser.add_argument("--save-radiance", metavar="FILE.npy", help="also save the float32 radiance map")
+    parser.add_argument("--save-radiance", metavar="FILE", help="also save the radiance map: .hdr (Radiance RGBE) or .npy (float32)")
     args = parser.parse_args(argv)
-    if args.save_radiance and not args.save_radiance.endswith(".npy"):
-        raise UsageError("--save-radiance writes NumPy .npy files; give a name ending in .npy")
+    if args.save_radiance and Path(args.save_radiance).suffix.lower() not in (".hdr", ".npy"):
+        raise UsageError("--save-radiance writes .hdr (Radiance RGBE) or .npy files")
+    if args.save_radiance and args.method == "mertens":
+        raise UsageError("Mertens fusion makes no radiance map: use --method debevec or robertson with --save-radiance")
     if Path(args.output).suffix.lower() not in IMAGE_EXTENSIONS:
         raise UsageError(f"cannot tell the output format from {args.output!r}; use an image extension")
     if not args.gamma > 0:
@@ -222,8 +225,12 @@ def run_hdr_merge(argv) -> int:
         raise UsageError(str(error)) from None
     write_image(args.output, result)
     print(f"wrote {args.output}")
-    if args.save_radiance and radiance is not None:
-        np.save(args.save_radiance, radiance.astype(np.float32), allow_pickle=False)
+    if args.save_radiance:
+        if args.save_radiance.lower().endswith(".hdr"):
+            write_radiance_hdr(args.save_radiance, radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, 2))
+        else:
+            data = radiance.astype(np.float32)
+            write_atomically(args.save_radiance, lambda handle: np.save(handle, data, allow_pickle=False))
         print(f"wrote {args.save_radiance}")
     return 0
 

@@ -192,3 +192,23 @@ def exposure_time(path: str | os.PathLike) -> float | None:
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return seconds if seconds and seconds > 0 else None
+
+
+def write_radiance_hdr(path: str | os.PathLike, radiance) -> Path:
+    """Write a float (H, W, 3) radiance map as a Radiance ``.hdr`` file (RGBE, uncompressed scanlines).
+
+    Each pixel stores a shared exponent: ``e = frexp(max(r, g, b))``, and three 8-bit
+    mantissas ``floor(c * 256 * m / max)`` — about 1 % relative precision over a huge range.
+    """
+    radiance = np.asarray(radiance, dtype=np.float64)
+    if radiance.ndim != 3 or radiance.shape[2] != 3 or not np.isfinite(radiance).all() or radiance.min() < 0:
+        raise ImageError("a radiance map to save as .hdr must be a finite, non-negative (H, W, 3) array")
+    height, width = radiance.shape[:2]
+    brightest = radiance.max(axis=2)
+    mantissa, exponent = np.frexp(brightest)
+    scale = np.divide(mantissa * 256.0, brightest, out=np.zeros_like(brightest), where=brightest > 1e-32)
+    rgbe = np.zeros((height, width, 4), dtype=np.uint8)
+    rgbe[..., :3] = np.clip(np.floor(radiance * scale[..., None]), 0, 255).astype(np.uint8)
+    rgbe[..., 3] = np.where(brightest > 1e-32, exponent + 128, 0).astype(np.uint8)
+    header = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode("ascii")
+    return write_atomically(path, lambda handle: (handle.write(header), handle.write(rgbe.tobytes())))
