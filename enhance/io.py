@@ -22,12 +22,13 @@ temporary file renamed into place, so a failed write never leaves half a file.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nnscratch.serialize import write_atomically  # the one atomic writer, shared with checkpoints
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -141,28 +142,6 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
         image = Image.fromarray(np.ascontiguousarray(array))  # uint8: L, LA, RGB or RGBA by shape
     options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
     return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options))
-
-
-def write_atomically(path: str | os.PathLike, write) -> Path:
-    """Call ``write(file_handle)`` on a temporary file beside ``path``, then rename it into place.
-
-    On any failure the temporary file is removed and an existing ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException as error:
-        Path(handle.name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OSError(error.errno, f"could not write {path} ({error.strerror or error})") from error
-        raise
-    return path
 
 
 def write_figure(path: str | os.PathLike, figure) -> Path:

@@ -87,12 +87,23 @@ def save(path: str | os.PathLike, state: dict, compress: bool = False) -> Path:
     tree = _encode(state, arrays, "")
     meta = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "tree": tree})
     arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    write_atomically(path, lambda handle: (np.savez_compressed if compress else np.savez)(handle, **arrays))
+    return path
+
+
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file_handle)`` on a temporary file beside ``path``, flush it to disk,
+    then rename it into place.
+
+    On any failure the temporary file is removed, an existing file at ``path``
+    is left as it was, and an ``OSError`` names the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            (np.savez_compressed if compress else np.savez)(handle, **arrays)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)

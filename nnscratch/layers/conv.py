@@ -148,19 +148,27 @@ def _block_input(x_padded, images, rows, kernel_h, stride_h, dilation_h):
     return x_padded[images, start:stop]
 
 
+def im2col_blocks(x_padded, kernel, stride, dilation, out_size):
+    """Yield ``(first, last, cols)``: the im2col rows of output pixels ``first:last``, block by block.
+
+    The blocks share one scratch buffer, so each ``cols`` is valid until the next one is made.
+    """
+    n, channels = x_padded.shape[0], x_padded.shape[3]
+    out_h, out_w = out_size
+    row_bytes = kernel[0] * kernel[1] * channels * x_padded.itemsize
+    scratch = None
+    for images, rows, first, last in row_blocks(n, out_h, out_w, row_bytes):
+        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
+        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
+        scratch = cols if scratch is None else scratch
+        yield first, last, cols
+
+
 def conv_rows(x_padded, weight_matrix, kernel, stride, dilation, out_size):
     """``im2col(x_padded) @ weight_matrix`` computed block by block: ``(N*out_h*out_w, C_out)``."""
     xp = get_array_module(x_padded)
-    n = x_padded.shape[0]
-    out_h, out_w = out_size
-    k_cols, c_out = weight_matrix.shape
-    out = xp.empty((n * out_h * out_w, c_out), dtype=x_padded.dtype)
-    scratch = None
-    for images, rows, first, last in row_blocks(n, out_h, out_w, k_cols * x_padded.itemsize):
-        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
-        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
-        if scratch is None:
-            scratch = cols
+    out = xp.empty((x_padded.shape[0] * out_size[0] * out_size[1], weight_matrix.shape[1]), dtype=x_padded.dtype)
+    for first, last, cols in im2col_blocks(x_padded, kernel, stride, dilation, out_size):
         xp.matmul(cols, weight_matrix, out=out[first:last])
     return out
 
@@ -168,16 +176,9 @@ def conv_rows(x_padded, weight_matrix, kernel, stride, dilation, out_size):
 def conv_weight_grad(x_padded, grad_rows, kernel, stride, dilation, out_size):
     """``im2col(x_padded).T @ grad_rows`` computed block by block: ``(kh*kw*C_in, C_out)``."""
     xp = get_array_module(x_padded)
-    n, channels = x_padded.shape[0], x_padded.shape[3]
-    out_h, out_w = out_size
-    k_cols = kernel[0] * kernel[1] * channels
+    k_cols = kernel[0] * kernel[1] * x_padded.shape[3]
     grad = xp.zeros((k_cols, grad_rows.shape[1]), dtype=grad_rows.dtype)
-    scratch = None
-    for images, rows, first, last in row_blocks(n, out_h, out_w, k_cols * x_padded.itemsize):
-        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
-        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
-        if scratch is None:
-            scratch = cols
+    for first, last, cols in im2col_blocks(x_padded, kernel, stride, dilation, out_size):
         grad += cols.T @ grad_rows[first:last]
     return grad
 
