@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="long side of the working resolution for the network (default 512)")
     predict.add_argument("--format", choices=["png", "jpg", "webp", "tif", "bmp"],
                          help="output format in folder mode (default: the input's)")
+    predict.add_argument("--enhance", nargs="+", metavar="OP[:ARGS]", default=[],
+                         help="enhance operations applied to the result, e.g. --enhance contrast:1.2 hdr:detail=2 "
+                              "(see 'enhance --list')")
     _model_arguments(predict)
 
     fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
@@ -138,6 +141,13 @@ def run_predict(args) -> int:
     single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
     if single and args.format:
         raise ValueError("--format is for folder output; for one file the output's extension decides")
+    from enhance.cli import UsageError, apply, check_operations, parse_operation
+
+    try:
+        operations = [parse_operation(text) for text in args.enhance]
+        check_operations(operations)
+    except UsageError as error:
+        raise ValueError(f"--enhance: {error}") from None
     model = load_model(args.checkpoint)
     failures, told_about_colour = [], False
     for source, relative in files:
@@ -152,7 +162,7 @@ def run_predict(args) -> int:
                 if colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
                     print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
                     told_about_colour = True
-            write_image(target, colorize(image, model, size=args.size))
+            write_image(target, apply(colorize(image, model, size=args.size), operations))
             print(f"{source} -> {target}")
         except (ImageError, OSError, ValueError) as error:
             failures.append(source)

@@ -103,3 +103,17 @@ def test_demo_draws_before_and_after(tmp_path, model_file, capsys):
     out = capsys.readouterr().out
     assert "fallen_leaf.jpg" in out and "PSNR" in out
     assert (tmp_path / "demo.png").stat().st_size > 10000
+
+
+def test_predict_can_enhance_the_result(tmp_path, model_file, capsys):
+    from enhance import contrast, gamma
+    from colorize import colorize, load_model
+
+    Image.fromarray(synthetic_photo()).convert("L").save(tmp_path / "gray.png")
+    assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "out.png"), "--checkpoint", str(model_file),
+                 "--enhance", "contrast:1.3", "gamma:0.8"]) == 0
+    expected = gamma(contrast(colorize(read_image(tmp_path / "gray.png"), load_model(model_file)), 1.3), 0.8)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.png"), expected)
+    assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "bad.png"), "--checkpoint", str(model_file),
+                 "--enhance", "gamma:-2"]) == 1
+    assert "--enhance: gamma must be" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
