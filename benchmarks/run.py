@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import enhance  # noqa: E402
 import nnscratch as nn  # noqa: E402
 from colorize import colorize  # noqa: E402
+from colorize.infer import WORKING_SIZE  # noqa: E402
 from colorize.model import Colorizer  # noqa: E402
 
 
@@ -289,7 +290,7 @@ def main() -> int:
 
     rows = inference_rows(max(1, repeats // 2), 3.0 if args.quick else 12.0)
     results["inference"] = rows
-    output.append(table("4. Colorizing a photo end to end (working resolution 512)",
+    output.append(table(f"4. Colorizing a photo end to end (working size {WORKING_SIZE})",
                         ["photo", "seconds", "peak GB (traced)", "with torch network s", "ratio"], rows))
 
     rows, label = enhancement_rows(repeats, 3.0 if args.quick else 12.0)

@@ -17,7 +17,7 @@ import nnscratch as nn
 from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_image
 
 from .data import to_rgb_uint8
-from .infer import ModelFileError, colorize, load_model
+from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
 from .metrics import colorfulness
 from .model import Colorizer, layer_table
 from .train import TrainingError, train
@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
     predict.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output file (for one input file) or folder")
-    predict.add_argument("--size", type=_positive_int, default=512,
-                         help="long side of the working resolution for the network (default 512)")
+    predict.add_argument("--size", type=_positive_int, default=WORKING_SIZE,
+                         help=f"long side of the working resolution for the network (default {WORKING_SIZE})")
     predict.add_argument("--format", choices=["png", "jpg", "webp", "tif", "bmp"],
                          help="output format in folder mode (default: the input's)")
     predict.add_argument("--enhance", nargs="+", metavar="OP[:ARGS]", default=[],
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser("evaluate", help="score a model on colour photos against the grayscale baseline")
     score.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos")
-    score.add_argument("--size", type=_positive_int, default=512, help="working resolution (default 512)")
+    score.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     score.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     score.add_argument("--grid", metavar="FILE", help="write a gray | predicted | truth PNG grid")
     _model_arguments(score)
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="colorize the gray version of a sample photo and draw before/after")
     demo.add_argument("-o", "--output", default="colorize_demo.png", help="figure to write (default colorize_demo.png)")
-    demo.add_argument("--size", type=_positive_int, default=512, help="working resolution (default 512)")
+    demo.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     _model_arguments(demo)
 
     export = commands.add_parser("export", help="write a compact model file (weights only) from a checkpoint")

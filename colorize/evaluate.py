@@ -10,7 +10,7 @@ from enhance.io import write_figure
 
 from .color import rgb_to_lab
 from .data import to_rgb_uint8
-from .infer import colorize, gray_baseline
+from .infer import WORKING_SIZE, colorize, gray_baseline
 from .metrics import ab_rmse, colorfulness, psnr
 from .model import Colorizer
 
@@ -25,7 +25,7 @@ def downscale(rgb: np.ndarray, size: int | None) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.LANCZOS))
 
 
-def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = 512) -> dict:
+def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = WORKING_SIZE) -> dict:
     """Figures for one colour photo (uint8 RGB): the network sees only its lightness."""
     truth = to_rgb_uint8(truth)
     predicted = colorize(truth, model, size=size)
@@ -43,7 +43,7 @@ def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = 512) -> 
     }
 
 
-def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size: int | None = 512,
+def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size: int | None = WORKING_SIZE,
                     image_size: int | None = None) -> dict:
     """Score every ``(name, rgb)`` photo; return per-image records and their means.
 

@@ -1,7 +1,7 @@
 """Colorizing a whole photo of any size with a trained model.
 
 The network sees the photo's lightness at a working resolution (long side
-``size``, 512 by default); its predicted chroma (a, b) is resized to the
+``size``, 256 by default); its predicted chroma (a, b) is resized to the
 full resolution and recombined with the photo's own, untouched lightness.
 Full-resolution work is done in bands of rows, so a 12-megapixel photo
 needs a few hundred megabytes, not gigabytes.
@@ -20,6 +20,10 @@ from .color import lab_to_rgb, lightness, rgb_to_lab
 from .model import AB_SCALE, DOWNSAMPLING, Colorizer, normalize_lightness
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
+# Long side at which the network sees a photo.  Chroma varies slowly, so it is predicted
+# small and resized (as Zhang et al. do at 256 px); the shipped model was validated at this
+# scale, and at larger ones it sees too little context (weights/MODEL_CARD.md).
+WORKING_SIZE = 256
 BAND_ROWS = 256
 
 
@@ -103,7 +107,7 @@ def working_size(height: int, width: int, size: int | None) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = 512) -> np.ndarray:
+def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE) -> np.ndarray:
     """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units."""
     height, width = working_size(*light.shape, size)
     small = _resize(light, width, height)
@@ -123,7 +127,7 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = 512) -> n
     return (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
 
 
-def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = 512) -> np.ndarray:
+def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE) -> np.ndarray:
     """Colorize a photo: an RGB uint8 array of the input's height and width.
 
     Parameters

@@ -91,6 +91,12 @@ def save(path: str | os.PathLike, state: dict, compress: bool = False) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: str | os.PathLike, write) -> Path:
     """Call ``write(file_handle)`` on a temporary file beside ``path``, flush it to disk,
     then rename it into place.
@@ -106,6 +112,7 @@ def write_atomically(path: str | os.PathLike, write) -> Path:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o666 & ~_umask())  # temporary files are private; the result is not
         os.replace(handle.name, path)
     except BaseException as error:
         Path(handle.name).unlink(missing_ok=True)

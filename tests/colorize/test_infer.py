@@ -6,7 +6,7 @@ import pytest
 
 import nnscratch as nn
 from colorize import colorize, load_model, rgb_to_lab
-from colorize.infer import DEFAULT_WEIGHTS, working_size
+from colorize.infer import working_size
 from colorize.model import Colorizer
 from tests.conftest import synthetic_photo
 
@@ -76,7 +76,7 @@ def test_a_12_megapixel_photo_needs_well_under_1_5_gb(model):
     assert peak < 1.5e9, f"peak {peak / 1e9:.2f} GB"
 
 
-def test_model_files_round_trip_and_errors(model, tmp_path):
+def test_model_files_round_trip_and_errors(model, tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
     loaded = load_model(path)
@@ -85,6 +85,8 @@ def test_model_files_round_trip_and_errors(model, tmp_path):
     nn.save(tmp_path / "other.npz", {"format": "something else"})
     with pytest.raises(ValueError, match="not a colorizer model"):
         load_model(tmp_path / "other.npz")
-    if not DEFAULT_WEIGHTS.exists():
-        with pytest.raises(FileNotFoundError, match="no default model"):
-            load_model()
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("colorize.infer"), "DEFAULT_WEIGHTS", tmp_path / "missing.npz")
+    with pytest.raises(FileNotFoundError, match="no default model"):
+        load_model()

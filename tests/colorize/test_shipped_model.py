@@ -1,0 +1,31 @@
+"""The shipped default model: it loads with no argument and colorizes a held-out photo
+measurably better than the grayscale baseline."""
+import numpy as np
+
+from colorize import colorize, load_model
+from colorize.cli import SAMPLE
+from colorize.evaluate import score_photo
+from colorize.infer import DEFAULT_WEIGHTS
+from enhance import read_image
+
+
+def test_the_default_weights_are_shipped_small_and_load_with_no_argument():
+    assert DEFAULT_WEIGHTS.is_file(), "colorize/weights/colorizer.npz must ship with the package"
+    assert DEFAULT_WEIGHTS.stat().st_size <= 25e6
+    model = load_model()
+    assert model.hidden_layer_count() == 18 and not model.training
+
+
+def test_it_beats_the_grayscale_baseline_on_a_held_out_photo():
+    # fallen_leaf.jpg was held out of training (colorize/samples/SOURCE.md).
+    scores = score_photo(load_model(), read_image(SAMPLE))  # default working size
+    assert scores["psnr"] >= scores["psnr_gray"] + 0.5, scores
+    assert scores["ab_rmse"] < 0.9 * scores["ab_rmse_gray"], scores
+    assert scores["colorfulness"] >= 0.4 * scores["colorfulness_truth"], scores
+
+
+def test_default_model_colorizes_a_gray_array_with_no_model_argument():
+    gray = np.asarray(read_image(SAMPLE)).mean(axis=2).astype(np.uint8)
+    out = colorize(gray)
+    assert out.shape == gray.shape + (3,) and out.dtype == np.uint8
+    assert np.abs(out[..., 0].astype(int) - out[..., 2]).mean() > 2  # not gray any more
