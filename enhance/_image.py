@@ -84,7 +84,6 @@ def pillow_luma(rgb):
 
     Other dtypes: ``0.299 R + 0.587 G + 0.114 B`` in their own scale.
     """
-    xp = get_array_module(rgb)
     if rgb.dtype == np.uint8:
         wide = rgb.astype(np.int32)
         return ((wide[..., 0] * 19595 + wide[..., 1] * 38470 + wide[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)

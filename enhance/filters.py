@@ -113,7 +113,6 @@ def gaussian_blur(image, sigma: float):
     check_image(image, "gaussian_blur")
     sigma = check_number(sigma, "sigma", minimum=1e-6, maximum=1e3)
     colour, alpha = split_alpha(image)
-    xp = get_array_module(colour)
     dtype = colour.dtype
     size = kernel_size(sigma, dtype)
     size_y = 1 if colour.shape[0] == 1 else size
