@@ -31,16 +31,33 @@ def fma32(values, scale: float, offset: float):
 
 
 def blend(degenerate, image, factor: float):
-    """Pillow's ``Image.blend(degenerate, image, factor)`` on arrays of one shape and dtype.
+    """Pillow's ``Image.blend(degenerate, image, factor)``: ``degenerate + factor * (image - degenerate)``.
 
+    ``degenerate`` is an array of the image's shape and dtype or a single level.
     Integers: float32 arithmetic, clipped to the range and truncated (bit-exact
-    with Pillow on uint8).  Floats: the same formula in the image's precision, clipped to [0, 1].
+    with Pillow on uint8).  As the result depends only on the pair of input
+    levels, integer images go through a table of every pair: one look-up per
+    pixel instead of the float arithmetic.  Floats: the formula in the image's
+    precision, clipped to [0, 1].
     """
-    if image.dtype.kind == "u":
-        low = degenerate.astype(np.float32)
-        mixed = low + np.float32(factor) * (image.astype(np.float32) - low)
-        return saturate(mixed, image.dtype, rounding="trunc")
-    return saturate(degenerate + factor * (image - degenerate), image.dtype)
+    if image.dtype.kind != "u":
+        return saturate(degenerate + factor * (image - degenerate), image.dtype)
+    xp = get_array_module(image)
+    weight = np.float32(factor)
+
+    def mixed(low, high):
+        return saturate(low + weight * (high - low), image.dtype, rounding="trunc")
+
+    levels = np.arange(int(max_value(image.dtype)) + 1, dtype=np.float32)
+    if getattr(degenerate, "ndim", 0) == 0:          # one level: a table over the image's levels
+        return xp.asarray(mixed(np.float32(degenerate), levels)).take(image)
+    if image.dtype == np.uint8:                       # a table over all 256 x 256 pairs
+        table = mixed(np.repeat(levels, 256), np.tile(levels, 256))
+        index = degenerate.astype(np.uint16)
+        index <<= 8
+        index |= image
+        return xp.asarray(table).take(index)
+    return mixed(degenerate.astype(np.float32), image.astype(np.float32))
 
 
 def _colour_op(image, name, make_degenerate, factor):
@@ -58,7 +75,7 @@ def _colour_op(image, name, make_degenerate, factor):
 
 def brightness(image, factor: float):
     """Scale brightness: ``factor`` 0 is black, 1 the original (``PIL.ImageEnhance.Brightness``)."""
-    return _colour_op(image, "brightness", lambda c: get_array_module(c).zeros_like(c), factor)
+    return _colour_op(image, "brightness", lambda colour: 0, factor)
 
 
 def contrast(image, factor: float):
@@ -67,13 +84,10 @@ def contrast(image, factor: float):
     The gray level is ``int(mean(L) + 0.5)`` with Pillow's integer luma for uint8.
     """
     def flat_gray(colour):
-        xp = get_array_module(colour)
         luma = pillow_luma(colour) if is_colour(colour) else colour
         if colour.dtype.kind == "u":
-            level = int(float(luma.sum(dtype=np.int64)) / luma.size + 0.5)
-        else:
-            level = float(luma.mean(dtype=np.float64))
-        return xp.full(colour.shape, level, dtype=colour.dtype)
+            return int(float(luma.sum(dtype=np.int64)) / luma.size + 0.5)
+        return float(luma.mean(dtype=np.float64))
     return _colour_op(image, "contrast", flat_gray, factor)
 
 
