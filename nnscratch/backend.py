@@ -87,8 +87,8 @@ def check_device(device: str) -> str:
 
 
 def device_of(array: Any) -> str:
-    """'cpu' for NumPy arrays, 'cuda' for CuPy arrays."""
-    return "cuda" if type(array).__module__.startswith("cupy") else "cpu"
+    """'cpu' for NumPy arrays, 'cuda' for arrays of any other namespace (CuPy)."""
+    return "cpu" if get_array_module(array) is np else "cuda"
 
 
 def check_float_dtype(dtype: Any) -> np.dtype:

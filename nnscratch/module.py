@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .backend import check_device, check_float_dtype, get_array_module, to_device
+from .backend import check_device, check_float_dtype, device_of, to_device
 
 
 class Parameter:
@@ -166,7 +166,7 @@ class Module:
         for name, current in own.items():
             if name not in state:
                 continue
-            value = to_device(state[name], _device_name(current)).astype(current.dtype, copy=True)
+            value = to_device(state[name], device_of(current)).astype(current.dtype, copy=True)
             if name in params:
                 params[name].data = value
             else:
@@ -223,10 +223,6 @@ class Module:
 
 def _shape(value) -> tuple:
     return tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
-
-
-def _device_name(array) -> str:
-    return "cpu" if get_array_module(array) is np else "cuda"
 
 
 class Sequential(Module):

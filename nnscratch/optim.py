@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-import numpy as np
 
-from .backend import check_device, get_array_module, to_device
+from .backend import check_device, device_of, get_array_module, to_device
 from .module import Parameter
 
 
@@ -51,10 +50,10 @@ class Optimizer:
     @staticmethod
     def _move_state(state: dict, like) -> None:
         """Keep state on the parameter's device (moves once, after ``Module.to``)."""
-        xp = get_array_module(like)
+        device = device_of(like)
         for key, value in state.items():
-            if hasattr(value, "shape") and get_array_module(value) is not xp:
-                state[key] = to_device(value, "cpu" if xp is np else "cuda")
+            if hasattr(value, "shape") and device_of(value) != device:
+                state[key] = to_device(value, device)
 
     def to(self, device: str) -> "Optimizer":
         """Move the optimizer's state arrays to ``device``."""
@@ -92,8 +91,7 @@ class Optimizer:
                     if tuple(value.shape) != tuple(param.data.shape):
                         raise ValueError(f"optimizer state {key!r} of parameter {index} has shape "
                                          f"{tuple(value.shape)}, the parameter has {tuple(param.data.shape)}")
-                    xp = get_array_module(param.data)
-                    state[key] = to_device(value, "cpu" if xp is np else "cuda").astype(param.data.dtype, copy=True)
+                    state[key] = to_device(value, device_of(param.data)).astype(param.data.dtype, copy=True)
                 elif hasattr(value, "shape"):
                     state[key] = value.item()
             new_states.append(state)
