@@ -45,3 +45,16 @@ def test_unsharp_threshold_leaves_flat_areas_alone():
     image[5, 5] = 200    # a strong detail, above it
     out = unsharp_mask(image, 1.0, 1.0, threshold=10)
     assert (out[:, 8:12] == image[:, 8:12]).all() and out[5, 5] > 200
+
+
+@pytest.mark.parametrize("sigma", [6.0, 12.0])
+def test_blur_exact_across_strips_with_kernels_wider_than_a_block(sigma):
+    """Several strips and column blocks, halos wider than the last partial block (73 taps at sigma 12)."""
+    rng = np.random.default_rng(11)
+    for shape in [(150, 170, 3), (65, 129), (70, 40, 1)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = cv2.GaussianBlur(image, (0, 0), sigma).reshape(shape)
+        np.testing.assert_array_equal(gaussian_blur(image, sigma), expected)
+        wide = rng.integers(0, 65536, shape, dtype=np.uint16)
+        expected = cv2.GaussianBlur(wide, (0, 0), sigma).reshape(shape)
+        np.testing.assert_array_equal(gaussian_blur(wide, sigma), expected)
