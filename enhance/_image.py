@@ -82,14 +82,131 @@ def saturate(values, dtype, rounding: str = "even"):
 def pillow_luma(rgb):
     """Pillow's RGB -> L for uint8: ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16`` (uint8).
 
-    Other dtypes: ``0.299 R + 0.587 G + 0.114 B`` in their own scale.
+    uint8 runs as float32 products chunk by chunk: with the weights scaled by
+    2**-16 every product and sum is exact (all below 2**24 units of 2**-16), so
+    ``sum + 0.5`` truncated is Pillow's shift.  Other dtypes: ``0.299 R + 0.587 G
+    + 0.114 B`` in their own scale.
     """
+    xp = get_array_module(rgb)
     if rgb.dtype == np.uint8:
-        wide = rgb.astype(np.int32)
-        return ((wide[..., 0] * 19595 + wide[..., 1] * 38470 + wide[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)
+        weights = xp.asarray(np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536))
+        pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
+        out = xp.empty(pixels.shape[0], dtype=np.uint8)
+        work = xp.empty((min(CHUNK, pixels.shape[0]), 3), dtype=np.float32)
+        luma = xp.empty(work.shape[0], dtype=np.float32)
+        for start in range(0, pixels.shape[0], CHUNK):
+            stop = min(pixels.shape[0], start + CHUNK)
+            part, total = work[:stop - start], luma[:stop - start]
+            xp.copyto(part, pixels[start:stop])
+            xp.matmul(part, weights, out=total)
+            total += 0.5
+            xp.copyto(out[start:stop], total, casting="unsafe")
+        return out.reshape(rgb.shape[:-1])
     work = rgb.astype(np.float64 if rgb.dtype == np.float64 else np.float32)
     luma = work[..., 0] * 0.299 + work[..., 1] * 0.587 + work[..., 2] * 0.114
     return saturate(luma, rgb.dtype) if rgb.dtype.kind == "u" else luma.astype(rgb.dtype)
+
+
+# Streamed operations work through the image CHUNK elements at a time so that the chunk and
+# its temporaries stay in cache; TAKE_CHUNK suits numpy's take, which widens indices to intp.
+CHUNK = 1 << 15
+TAKE_CHUNK = 1 << 18
+
+
+def take_chunked(table, index, out):
+    """``out[:] = table[index]`` for flat arrays, a cache-sized piece at a time."""
+    xp = get_array_module(index)
+    for start in range(0, index.shape[0], TAKE_CHUNK):
+        stop = min(index.shape[0], start + TAKE_CHUNK)
+        xp.take(table, index[start:stop], out=out[start:stop])
+    return out
+
+
+def lookup(table, image):
+    """``table[image]``: an integer image through a host table with an entry per level.
+
+    A uint8 image through a uint8 table goes two pixels at a time: the image
+    viewed as uint16 indexes a 65,536-entry table of level pairs (built in
+    the machine's byte order), about 3x faster than ``table[image]``.
+    """
+    xp = get_array_module(image)
+    table = np.asarray(table)
+    out = xp.empty(image.shape, dtype=table.dtype)
+    source = xp.ascontiguousarray(image).reshape(-1)
+    target = out.reshape(-1)
+    if image.dtype == np.uint8 and table.dtype == np.uint8 and source.shape[0] >= 2:
+        pairs = np.arange(65536, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+        pair_table = table[pairs].reshape(-1).view(np.uint16)
+        even = source.shape[0] - source.shape[0] % 2
+        take_chunked(xp.asarray(pair_table), source[:even].view(np.uint16), target[:even].view(np.uint16))
+        if even < source.shape[0]:
+            target[even:] = xp.asarray(table)[source[even:]]
+    else:
+        take_chunked(xp.asarray(table), source, target)
+    return out
+
+
+def histogram(levels, bins: int):
+    """Counts of each level of an integer image (int64, ``bins`` long), as ``bincount`` gives them.
+
+    uint8 is counted two pixels at a time (the image viewed as uint16 into
+    65,536 pair bins, folded back), chunk by chunk: about 3x faster than one
+    ``bincount`` over the whole image.
+    """
+    xp = get_array_module(levels)
+    flat = xp.ascontiguousarray(levels).reshape(-1)
+    counts = xp.zeros(bins, dtype=np.int64)
+    if levels.dtype == np.uint8 and flat.shape[0] >= 2:
+        even = flat.shape[0] - flat.shape[0] % 2
+        pairs = flat[:even].view(np.uint16)
+        pair_counts = xp.zeros(65536, dtype=np.int64)
+        for start in range(0, pairs.shape[0], TAKE_CHUNK):
+            pair_counts += xp.bincount(pairs[start:start + TAKE_CHUNK], minlength=65536)
+        pair_counts = pair_counts.reshape(256, 256)           # either byte order: count both bytes
+        counts[:256] += pair_counts.sum(axis=0) + pair_counts.sum(axis=1)
+        if even < flat.shape[0]:
+            counts += xp.bincount(flat[even:], minlength=bins)
+        return counts
+    for start in range(0, flat.shape[0], TAKE_CHUNK):
+        counts += xp.bincount(flat[start:start + TAKE_CHUNK], minlength=bins)[:bins]
+    return counts
+
+
+def _channel_indices(image, bins: int):
+    """Chunks of ``level + bins * channel`` (flat intp, the index type of take and bincount) over an ``(H, W, C)`` integer image, with
+    their element ranges; flat so that numpy's inner loops run long, not over C channels."""
+    xp = get_array_module(image)
+    channels = image.shape[-1]
+    flat = xp.ascontiguousarray(image).reshape(-1)
+    step = max(CHUNK // channels, 1) * channels
+    offsets = xp.asarray(np.tile(np.arange(channels, dtype=np.intp) * bins, step // channels))
+    index = xp.empty(min(step, flat.shape[0]), dtype=np.intp)
+    for start in range(0, flat.shape[0], step):
+        stop = min(flat.shape[0], start + step)
+        part = index[:stop - start]
+        xp.add(flat[start:stop], offsets[:stop - start], out=part)
+        yield start, stop, part
+
+
+def channel_histograms(image, bins: int):
+    """``(C, bins)`` level counts of each channel of an ``(H, W, C)`` integer image."""
+    xp = get_array_module(image)
+    counts = xp.zeros(image.shape[-1] * bins, dtype=np.int64)
+    for _, _, part in _channel_indices(image, bins):
+        counts += xp.bincount(part, minlength=counts.shape[0])
+    return counts.reshape(image.shape[-1], bins)
+
+
+def lookup_channels(tables, image):
+    """``tables[c][image[..., c]]`` for every channel ``c`` of an ``(H, W, C)`` integer image at once."""
+    xp = get_array_module(image)
+    tables = np.asarray(tables)
+    flat_tables = xp.asarray(tables.reshape(-1))
+    out = xp.empty(image.shape, dtype=tables.dtype)
+    target = out.reshape(-1)
+    for start, stop, part in _channel_indices(image, tables.shape[1]):
+        xp.take(flat_tables, part, out=target[start:stop])
+    return out
 
 
 def per_channel(function, colour):

@@ -12,7 +12,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import check_image, check_number, is_colour, join_alpha, saturate, split_alpha
+from ._image import check_image, check_number, histogram, is_colour, join_alpha, lookup, saturate, split_alpha
 
 
 def _bins(dtype) -> int:
@@ -71,17 +71,18 @@ def _equalize_levels(levels):
     """``cv2.equalizeHist`` generalised to uint16: the first occupied level maps to 0."""
     xp = get_array_module(levels)
     bins = _bins(levels.dtype)
-    histogram = xp.bincount(levels.ravel(), minlength=bins)
+    counts = histogram(levels, bins)
+    counts = counts.get() if hasattr(counts, "get") else counts   # 256 or 65536 numbers: the table is built on the host
     total = levels.size
-    first = int(xp.argmax(histogram > 0))
-    first_count = int(histogram[first])
+    first = int(np.argmax(counts > 0))
+    first_count = int(counts[first])
     if first_count == total:
         return levels.copy()
     scale = np.float32(bins - 1) / np.float32(total - first_count)
-    cumulative = xp.cumsum(histogram) - first_count          # sum of the bins after the first occupied one
+    cumulative = np.cumsum(counts) - first_count          # sum of the bins after the first occupied one
     table = saturate(cumulative.astype(np.float32) * scale, levels.dtype)
     table[:first] = 0
-    return table[levels]
+    return lookup(table, levels)
 
 
 def equalize_hist(image):

@@ -16,8 +16,8 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import (check_image, check_number, is_colour, join_alpha, max_value, pillow_luma, saturate,
-                     split_alpha)
+from ._image import (CHUNK, channel_histograms, check_image, check_number, is_colour, join_alpha, lookup,
+                     lookup_channels, max_value, pillow_luma, saturate, split_alpha)
 
 
 def fma32(values, scale: float, offset: float):
@@ -50,14 +50,32 @@ def blend(degenerate, image, factor: float):
 
     levels = np.arange(int(max_value(image.dtype)) + 1, dtype=np.float32)
     if getattr(degenerate, "ndim", 0) == 0:          # one level: a table over the image's levels
-        return xp.asarray(mixed(np.float32(degenerate), levels)).take(image)
+        return lookup(mixed(np.float32(degenerate), levels), image)
     if image.dtype == np.uint8:                       # a table over all 256 x 256 pairs
-        table = mixed(np.repeat(levels, 256), np.tile(levels, 256))
-        index = degenerate.astype(np.uint16)
-        index <<= 8
-        index |= image
-        return xp.asarray(table).take(index)
+        table = xp.asarray(mixed(np.repeat(levels, 256), np.tile(levels, 256)))
+        return _pair_lookup(table, degenerate, image)
     return mixed(degenerate.astype(np.float32), image.astype(np.float32))
+
+
+def _pair_lookup(table, degenerate, image):
+    """``table[degenerate << 8 | image]`` for uint8 arrays, chunk by chunk; ``degenerate`` may have
+    one channel where the image has several (it is repeated across them)."""
+    xp = get_array_module(image)
+    channels = image.shape[-1] if image.ndim == 3 else 1
+    pixels = xp.ascontiguousarray(image).reshape(-1)
+    under = xp.ascontiguousarray(degenerate).reshape(-1)
+    repeat = pixels.shape[0] // under.shape[0]
+    out = xp.empty(pixels.shape, dtype=table.dtype)
+    rows = max(CHUNK // channels, 1)
+    index = xp.empty(min(rows * channels, pixels.shape[0]), dtype=np.uint16)
+    for start in range(0, pixels.shape[0], rows * channels):
+        stop = min(pixels.shape[0], start + rows * channels)
+        part = index[:stop - start]
+        low = under[start // repeat:stop // repeat]
+        xp.left_shift(xp.repeat(low, repeat) if repeat > 1 else low, 8, out=part, dtype=np.uint16)
+        part |= pixels[start:stop]
+        xp.take(table, part, out=out[start:stop])
+    return out.reshape(image.shape)
 
 
 def _colour_op(image, name, make_degenerate, factor):
@@ -96,9 +114,43 @@ def saturation(image, factor: float):
     def gray(colour):
         if not is_colour(colour):
             return colour
-        xp = get_array_module(colour)
-        return xp.repeat(pillow_luma(colour)[..., None], 3, axis=-1)
+        return pillow_luma(colour)[..., None]
+    colour = split_alpha(check_image(image, "saturation"))[0]
+    if colour.dtype == np.uint8 and is_colour(colour):
+        factor = check_number(factor, "saturation factor")
+        colour, alpha = split_alpha(image)
+        return join_alpha(_blend_with_luma(colour, factor), alpha)
     return _colour_op(image, "saturation", gray, factor)
+
+
+def _blend_with_luma(rgb, factor: float):
+    """``blend(luma, rgb, factor)`` for uint8 RGB in one pass: a small matrix product gives Pillow's
+    luma already repeated across the three channels (exact, as in ``pillow_luma``), which with each
+    level indexes the table of all 256 x 256 blends."""
+    xp = get_array_module(rgb)
+    levels = np.arange(256, dtype=np.float32)
+    weight = np.float32(factor)
+    low, high = np.repeat(levels, 256), np.tile(levels, 256)
+    table = xp.asarray(saturate(low + weight * (high - low), np.uint8, rounding="trunc"))
+    luma_weights = np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536)
+    weights = xp.asarray(np.repeat(luma_weights[:, None], 3, axis=1))   # every column: the luma weights
+    pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
+    out = xp.empty(pixels.shape, dtype=np.uint8)
+    rows = min(CHUNK, pixels.shape[0])
+    work = xp.empty((rows, 3), dtype=np.float32)
+    luma = xp.empty((rows, 3), dtype=np.float32)
+    index = xp.empty((rows, 3), dtype=np.uint16)
+    for start in range(0, pixels.shape[0], rows):
+        stop = min(pixels.shape[0], start + rows)
+        count = stop - start
+        xp.copyto(work[:count], pixels[start:stop])
+        xp.matmul(work[:count], weights, out=luma[:count])
+        luma[:count] += 0.5
+        xp.copyto(index[:count], luma[:count], casting="unsafe")       # truncation: Pillow's >> 16
+        index[:count] <<= 8
+        index[:count] |= pixels[start:stop]
+        xp.take(table, index[:count], out=out[start:stop])
+    return out.reshape(rgb.shape)
 
 
 def scale_abs(image, alpha: float = 1.0, beta: float = 0.0):
@@ -111,10 +163,11 @@ def scale_abs(image, alpha: float = 1.0, beta: float = 0.0):
     colour, alpha_channel = split_alpha(image)
     xp = get_array_module(colour)
     if colour.dtype == np.uint8:
-        # OpenCV evaluates fma(src, alpha, beta) in float32: one rounding of the exact value.
-        values = xp.abs(fma32(colour, alpha, beta))
-    else:
-        values = xp.abs(colour.astype(np.float64) * alpha + beta)
+        # OpenCV evaluates fma(src, alpha, beta) in float32: one rounding of the exact value;
+        # as the result depends on the level alone, uint8 goes through a table of the 256 levels.
+        table = saturate(np.abs(fma32(np.arange(256), alpha, beta)), np.uint8)
+        return join_alpha(lookup(table, colour), alpha_channel)
+    values = xp.abs(colour.astype(np.float64) * alpha + beta)
     return join_alpha(saturate(values, colour.dtype), alpha_channel)
 
 
@@ -144,7 +197,7 @@ def gamma(image, gamma: float, gain: float = 1.0):
     xp = get_array_module(colour)
     if colour.dtype == np.uint8:
         table = np.minimum(np.rint(255 * gain * np.linspace(0, 1, 256) ** gamma), 255).astype(np.uint8)
-        out = xp.asarray(table)[colour]
+        out = lookup(table, colour)
     else:
         top = max_value(colour.dtype)
         work = colour.astype(np.float64)
@@ -163,11 +216,16 @@ def log_transform(image, gain: float = 1.0, inverse: bool = False):
     check_image(image, "log_transform")
     gain = check_number(gain, "gain", minimum=0)
     colour, alpha = split_alpha(image)
-    xp = get_array_module(colour)
     top = max_value(colour.dtype)
-    work = colour.astype(np.float64) / top
-    values = (2 ** work - 1) * top * gain if inverse else xp.log2(1 + work) * top * gain
-    return join_alpha(saturate(values, colour.dtype, rounding="trunc"), alpha)
+
+    def curve(values):
+        xp = get_array_module(values)
+        work = values.astype(np.float64) / top
+        curved = (2 ** work - 1) * top * gain if inverse else xp.log2(1 + work) * top * gain
+        return saturate(curved, colour.dtype, rounding="trunc")
+    if colour.dtype.kind == "u":           # integers: the curve at every level, then a look-up
+        return join_alpha(lookup(curve(np.arange(int(top) + 1)), colour), alpha)
+    return join_alpha(curve(colour), alpha)
 
 
 def autocontrast(image, cutoff: float | tuple[float, float] = 0):
@@ -183,31 +241,39 @@ def autocontrast(image, cutoff: float | tuple[float, float] = 0):
     high_cut = check_number(high_cut, "cutoff", 0, 100)
     colour, alpha = split_alpha(image)
     xp = get_array_module(colour)
+    if colour.dtype == np.uint8:        # every channel's histogram in one pass, then one table per channel
+        planes = colour[..., None] if colour.ndim == 2 else colour
+        histograms = np.asarray(_to_host(channel_histograms(planes, 256)))
+        tables = np.stack([_autocontrast_table(h, low_cut, high_cut) for h in histograms])
+        out = lookup_channels(tables, planes)
+        return join_alpha(out[..., 0] if colour.ndim == 2 else out, alpha)
     channels = [colour] if colour.ndim == 2 else [colour[..., c] for c in range(colour.shape[2])]
     results = [_autocontrast_channel(xp, channel, low_cut, high_cut) for channel in channels]
     out = results[0] if colour.ndim == 2 else xp.stack(results, axis=-1)
     return join_alpha(out, alpha)
 
 
-def _autocontrast_channel(xp, channel, low_cut, high_cut):
-    if channel.dtype != np.uint8:
-        top = max_value(channel.dtype)
-        levels = 65536 if channel.dtype == np.uint16 else 256
-        index = channel if channel.dtype == np.uint16 else xp.rint(channel * (levels - 1)).astype(np.int64)
-        low, high = _trimmed_range(np.asarray(_to_host(xp.bincount(index.ravel(), minlength=levels))), low_cut, high_cut)
-        if high <= low:
-            return channel.copy()
-        scale = (levels - 1) / (high - low)
-        stretched = (channel.astype(np.float64) * ((levels - 1) / top) - low) * scale * (top / (levels - 1))
-        return saturate(stretched, channel.dtype, rounding="trunc")
-    histogram = np.asarray(_to_host(xp.bincount(channel.ravel(), minlength=256)))
+def _autocontrast_table(histogram, low_cut, high_cut):
+    """Pillow's uint8 table: the trimmed range stretched to 0..255, truncated (identity when flat)."""
     low, high = _trimmed_range(histogram, low_cut, high_cut)
     if high <= low:
-        return channel.copy()
+        return np.arange(256, dtype=np.uint8)
     scale = 255.0 / (high - low)
     offset = -low * scale
-    table = np.clip((np.arange(256) * scale + offset).astype(np.int64), 0, 255).astype(np.uint8)  # int() truncates
-    return xp.asarray(table)[channel]
+    return np.clip((np.arange(256) * scale + offset).astype(np.int64), 0, 255).astype(np.uint8)  # int() truncates
+
+
+def _autocontrast_channel(xp, channel, low_cut, high_cut):
+    """uint16 and float channels: Pillow's rule on 65536 (uint16) or 256 (float) levels."""
+    top = max_value(channel.dtype)
+    levels = 65536 if channel.dtype == np.uint16 else 256
+    index = channel if channel.dtype == np.uint16 else xp.rint(channel * (levels - 1)).astype(np.int64)
+    low, high = _trimmed_range(np.asarray(_to_host(xp.bincount(index.ravel(), minlength=levels))), low_cut, high_cut)
+    if high <= low:
+        return channel.copy()
+    scale = (levels - 1) / (high - low)
+    stretched = (channel.astype(np.float64) * ((levels - 1) / top) - low) * scale * (top / (levels - 1))
+    return saturate(stretched, channel.dtype, rounding="trunc")
 
 
 def _to_host(array):
