@@ -52,9 +52,15 @@ def blend(degenerate, image, factor: float):
     if getattr(degenerate, "ndim", 0) == 0:          # one level: a table over the image's levels
         return lookup(mixed(np.float32(degenerate), levels), image)
     if image.dtype == np.uint8:                       # a table over all 256 x 256 pairs
-        table = xp.asarray(mixed(np.repeat(levels, 256), np.tile(levels, 256)))
-        return _pair_lookup(table, degenerate, image)
+        return _pair_lookup(xp.asarray(blend_table(factor)), degenerate, image)
     return mixed(degenerate.astype(np.float32), image.astype(np.float32))
+
+
+def blend_table(factor: float) -> np.ndarray:
+    """uint8 ``blend(low, high, factor)`` for every pair of levels, at index ``low << 8 | high``."""
+    levels = np.arange(256, dtype=np.float32)
+    low, high = np.repeat(levels, 256), np.tile(levels, 256)
+    return saturate(low + np.float32(factor) * (high - low), np.uint8, rounding="trunc")
 
 
 def _pair_lookup(table, degenerate, image):
@@ -128,10 +134,7 @@ def _blend_with_luma(rgb, factor: float):
     luma already repeated across the three channels (exact, as in ``pillow_luma``), which with each
     level indexes the table of all 256 x 256 blends."""
     xp = get_array_module(rgb)
-    levels = np.arange(256, dtype=np.float32)
-    weight = np.float32(factor)
-    low, high = np.repeat(levels, 256), np.tile(levels, 256)
-    table = xp.asarray(saturate(low + weight * (high - low), np.uint8, rounding="trunc"))
+    table = xp.asarray(blend_table(factor))
     luma_weights = np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536)
     weights = xp.asarray(np.repeat(luma_weights[:, None], 3, axis=1))   # every column: the luma weights
     pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
