@@ -144,22 +144,50 @@ def _clahe_levels(levels, clip_limit: float, tiles_x: int, tiles_y: int):
     scale = np.float32(bins - 1) / np.float32(area)
     tables = saturate(xp.cumsum(histograms, axis=1).astype(np.float32) * scale, levels.dtype)
 
-    def axis_weights(size, tile, count):
-        position = xp.arange(size).astype(np.float32) * (np.float32(1.0) / np.float32(tile)) - np.float32(0.5)
-        first = xp.floor(position)
-        weight = (position - first).astype(np.float32)
-        first = first.astype(np.int64)
-        return xp.maximum(first, 0), xp.minimum(first + 1, count - 1), weight, (np.float32(1) - weight)
+    return _interpolate_tables(levels, tables.astype(np.float32), tiles_x, tiles_y, tile_w, tile_h)
 
-    x1, x2, xa, xa1 = axis_weights(width, tile_w, tiles_x)
-    y1, y2, ya, ya1 = axis_weights(height, tile_h, tiles_y)
-    flat = tables.ravel()
-    value = levels.astype(np.int64)
 
-    def lookup(tile_rows, tile_cols):
-        return flat[(tile_rows[:, None] * tiles_x + tile_cols[None, :]) * bins + value].astype(np.float32)
+def _axis_weights(size: int, tile: int, count: int):
+    """For each pixel along one axis: the two nearest tile centres and the weight of the second (float32, OpenCV's)."""
+    position = np.arange(size).astype(np.float32) * (np.float32(1.0) / np.float32(tile)) - np.float32(0.5)
+    first = np.floor(position)
+    weight = (position - first).astype(np.float32)
+    first = first.astype(np.int64)
+    return np.maximum(first, 0), np.minimum(first + 1, count - 1), weight
 
-    top = lookup(y1, x1) * xa1 + lookup(y1, x2) * xa
-    bottom = lookup(y2, x1) * xa1 + lookup(y2, x2) * xa
-    result = top * ya1[:, None] + bottom * ya[:, None]
-    return saturate(result, levels.dtype)
+
+def _interpolate_tables(levels, tables, tiles_x: int, tiles_y: int, tile_w: int, tile_h: int):
+    """Each pixel blends the tables of its four nearest tiles bilinearly (float32, OpenCV's order).
+
+    Pixels between the same four tile centres form a block that shares its tables, so
+    the work goes block by block: four look-ups and the weighted sums, all in cache.
+    """
+    xp = get_array_module(levels)
+    height, width = levels.shape
+    x1, x2, xa = _axis_weights(width, tile_w, tiles_x)
+    y1, y2, ya = _axis_weights(height, tile_h, tiles_y)
+    x_weight, x_rest = xp.asarray(xa[None, :]), xp.asarray((np.float32(1) - xa)[None, :])
+    y_weight, y_rest = xp.asarray(ya[:, None]), xp.asarray((np.float32(1) - ya)[:, None])
+    out = xp.empty_like(levels)
+
+    def runs(first, second):              # [start, stop) ranges with the same pair of tiles
+        edges = np.flatnonzero(np.diff(first) | np.diff(second)) + 1
+        return list(zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(first)]])))
+
+    for top, bottom in runs(y1, y2):
+        for left, right in runs(x1, x2):
+            block = levels[top:bottom, left:right]
+            a, b = y1[top] * tiles_x, y2[top] * tiles_x
+
+            def value(tile):
+                return xp.take(tables[tile], block)
+            xs, xr = x_weight[:, left:right], x_rest[:, left:right]
+            upper = value(a + x1[left]) * xr
+            upper += value(a + x2[left]) * xs
+            lower = value(b + x1[left]) * xr
+            lower += value(b + x2[left]) * xs
+            upper *= y_rest[top:bottom]
+            lower *= y_weight[top:bottom]
+            upper += lower
+            out[top:bottom, left:right] = saturate(upper, levels.dtype)
+    return out
