@@ -127,10 +127,8 @@ def _clahe_levels(levels, clip_limit: float, tiles_x: int, tiles_y: int):
         padded = levels
     tile_h, tile_w = padded.shape[0] // tiles_y, padded.shape[1] // tiles_x
     area = tile_h * tile_w
-    tiles = padded.reshape(tiles_y, tile_h, tiles_x, tile_w).transpose(0, 2, 1, 3).reshape(tiles_y * tiles_x, area)
-    offsets = (xp.arange(tiles_y * tiles_x) * bins)[:, None]
-    histograms = xp.bincount((tiles.astype(np.int64) + offsets).ravel(), minlength=tiles_y * tiles_x * bins)
-    histograms = histograms.reshape(tiles_y * tiles_x, bins)
+    histograms = xp.stack([histogram(padded[row * tile_h:(row + 1) * tile_h, col * tile_w:(col + 1) * tile_w], bins)
+                           for row in range(tiles_y) for col in range(tiles_x)])
 
     if clip_limit > 0:
         limit = max(int(clip_limit * area / bins), 1)
