@@ -62,6 +62,11 @@ def window(offset_h, offset_w, out_size, stride):
     )
 
 
+# Below this many contiguous values per kernel row (kw * C), im2col is built transposed: one
+# long copy per kernel offset and channel instead of many tiny per-pixel copies.
+NARROW_ROW = 16
+
+
 def im2col(x_padded, kernel, stride, dilation, out_size, out=None):
     """Gather every receptive field of an NHWC array into rows.
 
@@ -69,18 +74,28 @@ def im2col(x_padded, kernel, stride, dilation, out_size, out=None):
     ordered (kernel row, kernel column, channel).  One strided copy per kernel
     offset; without horizontal dilation the ``kw`` offsets of a kernel row are
     adjacent pixels, so a whole kernel row (``kw * C`` contiguous values) is
-    copied at once.  No Python loop over pixels.  ``out``, if given, is a
-    buffer of at least that many elements to write into.
+    copied at once.  When a kernel row is narrow (few channels, as in a first
+    layer on a gray image) the matrix is built in column-major order instead,
+    one plane per (offset, channel), and returned as a transposed view: BLAS
+    takes either.  No Python loop over pixels.  ``out``, if given, is a buffer
+    of at least that many elements to write into.
     """
     xp = get_array_module(x_padded)
     n, _, _, channels = x_padded.shape
     (kh, kw), (dh, dw) = kernel, dilation
     (sh, sw), (out_h, out_w) = stride, out_size
+    size = n * out_h * out_w * kh * kw * channels
+    if kw * channels < NARROW_ROW:
+        shape = (kh, kw, channels, n, out_h, out_w)
+        cols = xp.empty(shape, dtype=x_padded.dtype) if out is None else out.reshape(-1)[:size].reshape(shape)
+        for i in range(kh):
+            for j in range(kw):
+                patch = x_padded[window(i * dh, j * dw, out_size, stride)]
+                for c in range(channels):
+                    cols[i, j, c] = patch[..., c]
+        return cols.reshape(kh * kw * channels, n * out_h * out_w).T
     shape = (n, out_h, out_w, kh, kw, channels)
-    if out is None:
-        cols = xp.empty(shape, dtype=x_padded.dtype)
-    else:
-        cols = out.reshape(-1)[:n * out_h * out_w * kh * kw * channels].reshape(shape)
+    cols = xp.empty(shape, dtype=x_padded.dtype) if out is None else out.reshape(-1)[:size].reshape(shape)
     if dw == 1 and x_padded.strides[3] == x_padded.itemsize and x_padded.strides[2] == channels * x_padded.itemsize:
         s_n, s_h, s_w, s_c = x_padded.strides
         for i in range(kh):
@@ -153,15 +168,16 @@ def im2col_blocks(x_padded, kernel, stride, dilation, out_size):
 
     The blocks share one scratch buffer, so each ``cols`` is valid until the next one is made.
     """
+    xp = get_array_module(x_padded)
     n, channels = x_padded.shape[0], x_padded.shape[3]
     out_h, out_w = out_size
     row_bytes = kernel[0] * kernel[1] * channels * x_padded.itemsize
     scratch = None
     for images, rows, first, last in row_blocks(n, out_h, out_w, row_bytes):
+        if scratch is None:                              # the first block is the largest
+            scratch = xp.empty((last - first) * row_bytes // x_padded.itemsize, dtype=x_padded.dtype)
         block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
-        cols = im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
-        scratch = cols if scratch is None else scratch
-        yield first, last, cols
+        yield first, last, im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
 
 
 def conv_rows(x_padded, weight_matrix, kernel, stride, dilation, out_size):
