@@ -77,7 +77,8 @@ class Colorizer(nn.Module):
             nonlocal channels
             use_norm = norm == "batch"
             layers.append(nn.Conv2d(channels, out_channels, 3, stride=stride, padding=dilation,
-                                    dilation=dilation, bias=not use_norm, rng=rng))
+                                    dilation=dilation, bias=not use_norm, rng=rng,
+                                    input_grad=bool(layers)))   # the first layer's input is data
             if use_norm:
                 layers.append(nn.BatchNorm2d(out_channels))
             layers.append(nn.ReLU())
@@ -106,6 +107,8 @@ class Colorizer(nn.Module):
         return self.body.forward(x)
 
     def backward(self, grad_output):
+        """Parameter gradients; returns None, since the lightness input is data and the first
+        convolution skips its input gradient (set ``body[0].input_grad = True`` to get it)."""
         return self.body.backward(grad_output)
 
     def hidden_layer_count(self) -> int:

@@ -93,7 +93,8 @@ def gradcheck(module: Module, x, dtype=np.float64, step: float | None = None, se
     -------
     dict
         ``{'input': err, '<parameter name>': err, ...}``: the worst relative
-        error per tensor.
+        error per tensor ('input' is left out when ``backward`` returns None,
+        i.e. the module computes no input gradient).
     """
     step = _default_step(dtype) if step is None else step
     # A stream of its own, so the upstream gradient never repeats the input's random numbers.
@@ -114,7 +115,8 @@ def gradcheck(module: Module, x, dtype=np.float64, step: float | None = None, se
         return float((module.forward(x) * upstream).sum(dtype=np.float64))
 
     errors = {}
-    for name, array in [("input", x)] + [(name, param.data) for name, param in params]:
+    checked = [] if analytic["input"] is None else [("input", x)]
+    for name, array in checked + [(name, param.data) for name, param in params]:
         indices = _chosen_indices(array.size, max_elements, rng)
         numeric = _numeric_gradient(objective, array, indices, step)
         claimed = asnumpy(analytic[name]).reshape(-1)[indices] if analytic[name] is not None else np.zeros(len(indices))

@@ -252,6 +252,8 @@ class Sequential(Module):
     def backward(self, grad_output):
         for module in reversed(self._modules.values()):
             grad_output = module.backward(grad_output)
+            if grad_output is None:          # a layer that computes no input gradient ends the chain
+                break
         return grad_output
 
 

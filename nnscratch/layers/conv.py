@@ -233,7 +233,9 @@ class Conv2d(Module):
     Input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
     ``H_out = floor((H + 2p - d(k-1) - 1) / s) + 1``.  ``weight`` has shape
     ``(C_out, C_in, kh, kw)`` and is He-initialised (ReLU gain); ``bias`` has
-    shape ``(C_out,)`` and starts at zero.
+    shape ``(C_out,)`` and starts at zero.  With ``input_grad=False`` (a first
+    layer whose input is data, like PyTorch's input without ``requires_grad``)
+    backward computes the parameter gradients only and returns None.
 
     Backward, with ``g`` the output gradient as a ``(N*H_out*W_out, C_out)``
     matrix and ``cols`` the im2col matrix of the input:
@@ -242,7 +244,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE):
+                 dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE, input_grad: bool = True):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         if self.in_channels < 1 or self.out_channels < 1:
@@ -251,6 +253,7 @@ class Conv2d(Module):
         self.stride = pair(stride, "stride", 1)
         self.padding = pair(padding, "padding", 0)
         self.dilation = pair(dilation, "dilation", 1)
+        self.input_grad = bool(input_grad)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(zeros(self.out_channels, dtype=dtype)) if bias else None
@@ -294,6 +297,8 @@ class Conv2d(Module):
         self.weight.accumulate(grad_weight.transpose(3, 2, 0, 1))
         if self.bias is not None:
             self.bias.accumulate(grad_rows.sum(axis=0))
+        if not self.input_grad:
+            return None
         pad_h, pad_w = self.padding
         (kh, kw), (dh, dw) = self.kernel_size, self.dilation
         if self.stride == (1, 1) and pad_h <= dh * (kh - 1) and pad_w <= dw * (kw - 1):

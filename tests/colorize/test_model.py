@@ -42,11 +42,22 @@ def test_whole_colorizer_gradient_check_in_float64():
     for name, param in model.named_parameters():  # keep units off the ReLU kink
         if name.endswith("bias"):
             param.data = np.full(param.shape, 0.1, dtype=np.float32)
+    model.body[0].input_grad = True          # check the gradient with respect to the input as well
     x = np.random.default_rng(0).normal(size=(2, 1, 16, 16))
     # Batch norm over a few values per channel amplifies a weight change many times, so a
     # step of 1e-6 can carry a unit across its ReLU kink; 1e-7 stays clear (rounding ~1e-9).
     errors = gradcheck(model, x, max_elements=12, step=1e-7)
-    assert max(errors.values()) <= 1e-5, errors
+    assert "input" in errors and max(errors.values()) <= 1e-5, errors
+
+
+def test_colorizer_backward_skips_the_input_gradient_but_not_the_first_layer_weights():
+    model = Colorizer(hidden_layers=18, width=2, seed=1)
+    x = np.random.default_rng(2).normal(size=(2, 1, 16, 16)).astype(np.float32)
+    y = model.forward(x)
+    model.zero_grad()
+    assert model.backward(np.ones_like(y)) is None
+    first = model.body[0]
+    assert first.weight.grad is not None and np.abs(first.weight.grad).sum() > 0
 
 
 def test_layer_table_counts_parameters_and_flops():

@@ -121,3 +121,16 @@ def test_nan_in_gives_nan_out():
     x[0, 0, 2, 2] = np.nan
     y = Conv2d(1, 1, 3, padding=1, rng=np.random.default_rng(0))(x)
     assert np.isnan(y[0, 0, 1:4, 1:4]).all() and not np.isnan(y[0, 0, 0, 0])
+
+
+def test_conv_without_input_grad_gives_the_same_parameter_gradients():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 1, 9, 11)).astype(np.float32)
+    full = Conv2d(1, 3, 3, padding=1, rng=np.random.default_rng(0))
+    data_only = Conv2d(1, 3, 3, padding=1, rng=np.random.default_rng(0), input_grad=False)
+    grad = rng.normal(size=full.forward(x).shape).astype(np.float32)
+    data_only.forward(x)
+    assert full.backward(grad) is not None
+    assert data_only.backward(grad) is None
+    np.testing.assert_array_equal(data_only.weight.grad, full.weight.grad)
+    np.testing.assert_array_equal(data_only.bias.grad, full.bias.grad)
