@@ -40,6 +40,48 @@ def _interpolation_plan(in_size: int, out_size: int, scale: float | None, mode: 
     return lower, upper, 1.0 - weight_upper, weight_upper
 
 
+def _along(axis: int, index):
+    """An index tuple selecting ``index`` along ``axis`` of an NHWC array."""
+    return (slice(None),) * axis + (index,)
+
+
+def _double(x, axis: int):
+    """Bilinear upsampling by exactly 2 along one axis (align_corners=False), in a few whole-array passes.
+
+    Output ``2i`` is ``0.25 x[i-1] + 0.75 x[i]`` and ``2i+1`` is ``0.75 x[i] + 0.25 x[i+1]``;
+    at the ends the plan's clamping gives ``x[0]`` and ``0.75 x[n-1] + 0.25 x[n-1]``.
+    The products and sums are the general path's, so the results are identical.
+    """
+    xp = get_array_module(x)
+    shape = list(x.shape)
+    shape[axis] *= 2
+    out = xp.empty(shape, dtype=x.dtype)
+    even, odd = out[_along(axis, slice(0, None, 2))], out[_along(axis, slice(1, None, 2))]
+    three = x * x.dtype.type(0.75)
+    quarter = x.dtype.type(0.25)
+    xp.multiply(x[_along(axis, slice(None, -1))], quarter, out=even[_along(axis, slice(1, None))])
+    even[_along(axis, slice(1, None))] += three[_along(axis, slice(1, None))]
+    even[_along(axis, slice(0, 1))] = x[_along(axis, slice(0, 1))]
+    xp.multiply(x[_along(axis, slice(1, None))], quarter, out=odd[_along(axis, slice(None, -1))])
+    xp.multiply(x[_along(axis, slice(-1, None))], quarter, out=odd[_along(axis, slice(-1, None))])
+    odd += three
+    return out
+
+
+def _double_adjoint(grad, axis: int):
+    """The transpose of :func:`_double`: the gradient of the input from the gradient of the output."""
+    xp = get_array_module(grad)
+    even, odd = grad[_along(axis, slice(0, None, 2))], grad[_along(axis, slice(1, None, 2))]
+    quarter = grad.dtype.type(0.25)
+    out = xp.add(even, odd)
+    out *= grad.dtype.type(0.75)
+    out[_along(axis, slice(None, -1))] += even[_along(axis, slice(1, None))] * quarter
+    out[_along(axis, slice(1, None))] += odd[_along(axis, slice(None, -1))] * quarter
+    out[_along(axis, slice(0, 1))] += even[_along(axis, slice(0, 1))] * quarter
+    out[_along(axis, slice(-1, None))] += odd[_along(axis, slice(-1, None))] * quarter
+    return out
+
+
 def _interpolation_matrix(plan, in_size: int):
     """Dense ``(out, in)`` matrix of an interpolation plan (for the backward pass)."""
     lower, upper, weight_lower, weight_upper = plan
@@ -78,6 +120,7 @@ class Upsample(Module):
             self.scale_factor = None
         self.mode = mode
         self.align_corners = bool(align_corners) if mode == "bilinear" else False
+        self.fast_path = True      # False: always the general plan (the tests compare the two)
         self._cache = None
 
     def extra_repr(self) -> str:
@@ -88,6 +131,11 @@ class Upsample(Module):
         if self.size is not None:
             return self.size
         return tuple(int(math.floor(size * f)) for size, f in zip((height, width), self.scale_factor))
+
+    def _doubles(self, height: int, width: int) -> bool:
+        """Bilinear (align_corners=False) to exactly twice the size: the fixed-weight fast path."""
+        return (self.mode == "bilinear" and not self.align_corners and self.fast_path
+                and self.output_size(height, width) == (2 * height, 2 * width))
 
     def _plans(self, height, width):
         out = self.output_size(height, width)
@@ -105,6 +153,10 @@ class Upsample(Module):
         # Work on the NHWC view (free for the NHWC memory our layers produce) and
         # return an NCHW view of an NHWC result, so the next convolution needs no copy.
         out = x.transpose(0, 2, 3, 1)
+        if self._doubles(h, w):
+            out = _double(_double(out, 1), 2).transpose(0, 3, 1, 2)
+            self._cache = (x.shape, out.shape)
+            return out
         for axis, (lower, upper, weight_lower, weight_upper) in ((1, plan_h), (2, plan_w)):
             lower_x = out.take(xp.asarray(lower), axis=axis)
             if self.mode == "nearest":
@@ -121,6 +173,9 @@ class Upsample(Module):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[1])
         xp = get_array_module(grad_output)
         (n, c, h, w), _ = self._cache
+        if self._doubles(h, w):
+            grad = _double_adjoint(_double_adjoint(grad_output.transpose(0, 2, 3, 1), 2), 1)
+            return grad.transpose(0, 3, 1, 2)
         plan_h, plan_w = self._plans(h, w)
         matrix_h = xp.asarray(_interpolation_matrix(plan_h, h).astype(grad_output.dtype))
         matrix_w = xp.asarray(_interpolation_matrix(plan_w, w).astype(grad_output.dtype))

@@ -159,3 +159,15 @@ def test_optimizer_state_for_another_optimizer_is_refused():
     net = small_net()
     with pytest.raises(ValueError, match="'Adam', not SGD"):
         nn.SGD(net.parameters(), lr=0.1).load_state_dict(nn.Adam(net.parameters()).state_dict())
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 2, 1, 1), (1, 4, 1, 6), (3, 1, 7, 2)])
+def test_bilinear_doubling_fast_path_equals_the_general_plan(shape):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype(np.float32)
+    fast, general = nn.Upsample(scale_factor=2, mode="bilinear"), nn.Upsample(scale_factor=2, mode="bilinear")
+    general.fast_path = False
+    y = fast.forward(x)
+    np.testing.assert_array_equal(y, general.forward(x))          # same products, same sums: bit for bit
+    grad = rng.normal(size=y.shape).astype(np.float32)
+    np.testing.assert_allclose(fast.backward(grad), general.backward(grad), rtol=1e-6, atol=1e-6)
