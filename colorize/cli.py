@@ -262,6 +262,7 @@ COMMANDS = {"predict": run_predict, "train": run_train, "evaluate": run_evaluate
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    nn.keep_freed_memory()          # reuse large temporaries between steps instead of page-faulting them in
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

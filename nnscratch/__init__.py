@@ -5,7 +5,7 @@ backward pass is proven by a numerical gradient check
 (``python -m nnscratch.gradcheck``).  Names and shapes follow PyTorch.
 """
 from . import init
-from .backend import asnumpy, cuda_available, get_array_module, manual_seed, to_device
+from .backend import asnumpy, cuda_available, get_array_module, keep_freed_memory, manual_seed, to_device
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear,
                      MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
 from .losses import CrossEntropyLoss, L1Loss, MSELoss, SmoothL1Loss
@@ -19,8 +19,8 @@ __all__ = [
     "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Flatten",
     "L1Loss", "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "Optimizer", "Parameter", "ReLU",
     "SGD", "Sequential", "Sigmoid", "SmoothL1Loss", "StateFileError", "Tanh", "Upsample", "asnumpy",
-    "cuda_available", "get_array_module", "gradcheck", "gradcheck_loss", "init", "load", "manual_seed",
-    "save", "to_device",
+    "cuda_available", "get_array_module", "gradcheck", "gradcheck_loss", "init", "keep_freed_memory", "load",
+    "manual_seed", "save", "to_device",
 ]
 
 

@@ -171,3 +171,10 @@ def test_bilinear_doubling_fast_path_equals_the_general_plan(shape):
     np.testing.assert_array_equal(y, general.forward(x))          # same products, same sums: bit for bit
     grad = rng.normal(size=y.shape).astype(np.float32)
     np.testing.assert_allclose(fast.backward(grad), general.backward(grad), rtol=1e-6, atol=1e-6)
+
+
+def test_keep_freed_memory_takes_effect_on_glibc():
+    import platform
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert nn.keep_freed_memory() is True
