@@ -46,8 +46,12 @@ def pad_nhwc(x_nhwc, padding: tuple[int, int], value: float = 0.0):
         return x_nhwc
     xp = get_array_module(x_nhwc)
     n, h, w, c = x_nhwc.shape
-    padded = xp.full((n, h + 2 * pad_h, w + 2 * pad_w, c), value, dtype=x_nhwc.dtype)
+    padded = xp.empty((n, h + 2 * pad_h, w + 2 * pad_w, c), dtype=x_nhwc.dtype)
     padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :] = x_nhwc
+    for border in ((slice(None), slice(0, pad_h)), (slice(None), slice(pad_h + h, None)),     # only the border is filled
+                   (slice(None), slice(pad_h, pad_h + h), slice(0, pad_w)),
+                   (slice(None), slice(pad_h, pad_h + h), slice(pad_w + w, None))):
+        padded[border] = value
     return padded
 
 
