@@ -56,24 +56,28 @@ class BatchNorm2d(Module):
             if count < 2:
                 raise ValueError(f"BatchNorm2d needs more than one value per channel in training, got shape {tuple(x.shape)}")
             mean = (ones @ rows) / count
-            centered = rows - mean
-            scratch = centered * centered
-            var = (ones @ scratch) / count
+            centered = xp.empty_like(rows)
+            squares = xp.zeros(c, dtype=rows.dtype)
+            for start, stop, square in _chunks(rows, xp):     # centre and sum the squares while in cache
+                xp.subtract(rows[start:stop], mean, out=centered[start:stop])
+                xp.multiply(centered[start:stop], centered[start:stop], out=square)
+                squares += ones[:stop - start] @ square
+            var = squares / count
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, count)
         else:
             mean, var = self.running_mean, self.running_var
             centered = rows - mean
-            scratch = xp.empty_like(centered)
         inv_std = 1.0 / xp.sqrt(var + self.eps)
-        normalized = centered
-        normalized *= inv_std
-        if self.affine:
-            out = xp.multiply(normalized, self.weight.data, out=scratch)
-            out += self.bias.data
-        else:
-            out = normalized.copy()
-        self._cache = (normalized, inv_std, use_batch, x.shape)
+        # y = centered * (weight / std) + bias: the normalised x̂ = centered / std is never stored;
+        # backward works from ``centered`` and ``inv_std``.
+        scale = inv_std * self.weight.data if self.affine else inv_std
+        out = xp.empty_like(rows)
+        for start, stop, _ in _chunks(rows, xp, scratch=False):
+            xp.multiply(centered[start:stop], scale, out=out[start:stop])
+            if self.affine:
+                out[start:stop] += self.bias.data
+        self._cache = (centered, inv_std, use_batch, x.shape)
         return rows_to_nchw(out, n, h, w)
 
     def _update_running(self, mean, var, count):
@@ -85,25 +89,46 @@ class BatchNorm2d(Module):
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[3])
-        normalized, inv_std, use_batch, (n, c, h, w) = self._cache
+        centered, inv_std, use_batch, (n, c, h, w) = self._cache
         xp = get_array_module(grad_output)
         grad_rows = nhwc_rows(grad_output)
         count = grad_rows.shape[0]
         ones = xp.ones(count, dtype=grad_rows.dtype)
-        scratch = grad_rows * normalized
-        grad_weight = ones @ scratch          # sum of g x̂ per channel
-        grad_bias = ones @ grad_rows          # sum of g per channel
+        grad_bias = ones @ grad_rows                 # sum of g per channel
+        products = xp.zeros(c, dtype=grad_rows.dtype)
+        for start, stop, product in _chunks(grad_rows, xp):
+            xp.multiply(grad_rows[start:stop], centered[start:stop], out=product)
+            products += ones[:stop - start] @ product
+        grad_weight = products * inv_std             # sum of g x̂ per channel
         if self.affine:
             self.weight.accumulate(grad_weight)
             self.bias.accumulate(grad_bias)
             scale = self.weight.data * inv_std
         else:
             scale = inv_std
-        if use_batch:
-            correction = xp.multiply(normalized, grad_weight / count, out=scratch)
-            correction += grad_bias / count
-            grad_input = grad_rows - correction
-            grad_input *= scale
-        else:
-            grad_input = xp.multiply(grad_rows, scale, out=scratch)
+        grad_input = xp.empty_like(grad_rows)
+        # dx = scale (g - mean(g) - x̂ mean(g x̂)), with x̂ = centered * inv_std
+        slope = scale * inv_std * grad_weight / count
+        offset = scale * grad_bias / count
+        for start, stop, correction in _chunks(grad_rows, xp):
+            part = grad_input[start:stop]
+            xp.multiply(grad_rows[start:stop], scale, out=part)
+            if use_batch:
+                xp.multiply(centered[start:stop], slope, out=correction)
+                correction += offset
+                part -= correction
         return rows_to_nchw(grad_input, n, h, w)
+
+
+# Elementwise passes go through the activations this many values at a time, so
+# that the intermediate results of one chunk stay in cache.
+CHUNK_VALUES = 1 << 16
+
+
+def _chunks(rows, xp, scratch: bool = True):
+    """``(start, stop, buffer)`` over the rows of a ``(M, C)`` matrix, ``buffer`` a reused scratch chunk."""
+    step = max(CHUNK_VALUES // rows.shape[1], 1)
+    buffer = xp.empty((min(step, rows.shape[0]), rows.shape[1]), dtype=rows.dtype) if scratch else None
+    for start in range(0, rows.shape[0], step):
+        stop = min(rows.shape[0], start + step)
+        yield start, stop, (buffer[:stop - start] if scratch else None)
