@@ -220,6 +220,71 @@ def conv_input_grad(grad_rows, weight_matrix, padded_shape, kernel, stride, dila
     return grad_padded
 
 
+# Stride-1 convolutions with at most this many (kernel offset, output channel) pairs take
+# the shifted-product path: few outputs per pixel make im2col's skinny product memory-bound.
+SHIFTED_MAX_OUTPUTS = 32
+
+
+def _grid_offsets(padded_shape, kernel, dilation):
+    """Flat offsets of the kernel taps in a padded NHWC grid, and the anchors (output positions) count."""
+    _, padded_w = padded_shape[1], padded_shape[2]
+    (kh, kw), (dh, dw) = kernel, dilation
+    offsets = [i * dh * padded_w + j * dw for i in range(kh) for j in range(kw)]
+    total = padded_shape[0] * padded_shape[1] * padded_shape[2]
+    return offsets, total - offsets[-1]
+
+
+def shifted_forward(x_padded, weight, dilation, out_size):
+    """Stride-1 convolution as one product and shifted sums (few output channels).
+
+    Every padded pixel is multiplied by every (tap, output channel) weight at once,
+    ``Y = W_all x`` with ``W_all`` of shape ``(kh*kw*C_out, C_in)``; the output at
+    grid position ``q`` is then ``sum over taps t of Y[t, q + offset_t]``, one
+    contiguous shifted add per tap.  Positions whose window wraps past a row or an
+    image are computed and dropped.  Returns the output as an NCHW view.
+    """
+    xp = get_array_module(x_padded)
+    c_out, c_in, kh, kw = weight.shape
+    n, padded_h, padded_w, _ = x_padded.shape
+    flat = x_padded.reshape(-1, c_in)
+    all_taps = weight.transpose(2, 3, 0, 1).reshape(kh * kw * c_out, c_in)
+    products = all_taps @ flat.T                                   # (taps * C_out, grid)
+    offsets, anchors = _grid_offsets(x_padded.shape, (kh, kw), dilation)
+    grid = xp.zeros((c_out, flat.shape[0]), dtype=products.dtype)
+    for tap, offset in enumerate(offsets):
+        grid[:, :anchors] += products[tap * c_out:(tap + 1) * c_out, offset:offset + anchors]
+    out_h, out_w = out_size
+    return grid.reshape(c_out, n, padded_h, padded_w)[:, :, :out_h, :out_w].transpose(1, 0, 2, 3)
+
+
+def shifted_backward(x_padded, weight, dilation, grad_output, input_grad: bool):
+    """Gradients of :func:`shifted_forward`: ``(grad_weight, grad_bias, grad_x_padded or None)``.
+
+    The output gradient is spread on the padded grid and shifted once per tap into
+    ``G`` of shape ``(kh*kw*C_out, grid)``; then ``dW_all = G x`` and ``dx = G^T W_all``
+    are single products.
+    """
+    xp = get_array_module(x_padded)
+    c_out, c_in, kh, kw = weight.shape
+    n, padded_h, padded_w, _ = x_padded.shape
+    out_h, out_w = grad_output.shape[2:]
+    flat = x_padded.reshape(-1, c_in)
+    offsets, anchors = _grid_offsets(x_padded.shape, (kh, kw), dilation)
+    grad_grid = xp.zeros((c_out, flat.shape[0]), dtype=grad_output.dtype)
+    grad_grid.reshape(c_out, n, padded_h, padded_w)[:, :, :out_h, :out_w] = grad_output.transpose(1, 0, 2, 3)
+    shifted = xp.zeros((kh * kw * c_out, flat.shape[0]), dtype=grad_output.dtype)
+    for tap, offset in enumerate(offsets):
+        shifted[tap * c_out:(tap + 1) * c_out, offset:offset + anchors] = grad_grid[:, :anchors]
+    grad_all = shifted @ flat                                      # (taps * C_out, C_in)
+    grad_weight = grad_all.reshape(kh, kw, c_out, c_in).transpose(2, 3, 0, 1)
+    grad_bias = grad_grid.sum(axis=1)
+    if not input_grad:
+        return grad_weight, grad_bias, None
+    all_taps = weight.transpose(2, 3, 0, 1).reshape(kh * kw * c_out, c_in)
+    grad_x = (shifted.T @ all_taps).reshape(n, padded_h, padded_w, c_in)
+    return grad_weight, grad_bias, grad_x
+
+
 def nhwc_rows(array_nchw):
     """An NCHW array as a ``(N*H*W, C)`` matrix (free when the memory is NHWC already)."""
     n, c, h, w = array_nchw.shape
@@ -258,6 +323,7 @@ class Conv2d(Module):
         self.padding = pair(padding, "padding", 0)
         self.dilation = pair(dilation, "dilation", 1)
         self.input_grad = bool(input_grad)
+        self.shifted_path = True     # False: always im2col (the tests compare the two)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(zeros(self.out_channels, dtype=dtype)) if bias else None
@@ -284,17 +350,39 @@ class Conv2d(Module):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"Conv2d: input of spatial size {h}x{w} is smaller than the kernel's reach")
         x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), self.padding)
+        if self._shifted():
+            x_padded = get_array_module(x).ascontiguousarray(x_padded)
+        self._cache = (x_padded, (n, h, w), (out_h, out_w))
+        if self._shifted():
+            out = shifted_forward(x_padded, self.weight.data, self.dilation, (out_h, out_w))
+            if self.bias is not None:
+                out += self.bias.data.reshape(1, -1, 1, 1)
+            return out
         out = conv_rows(x_padded, self.weight_matrix(), self.kernel_size, self.stride, self.dilation, (out_h, out_w))
         if self.bias is not None:
             out += self.bias.data
-        self._cache = (x_padded, (n, h, w), (out_h, out_w))
         return rows_to_nchw(out, n, out_h, out_w)
+
+    def _shifted(self) -> bool:
+        """Whether this layer takes the shifted-product path (stride 1, few outputs per pixel)."""
+        return (self.stride == (1, 1) and self.shifted_path
+                and self.out_channels * self.kernel_size[0] * self.kernel_size[1] <= SHIFTED_MAX_OUTPUTS)
 
     def backward(self, grad_output):
         cache = self._cache
         check_grad_output(self, grad_output,
                           None if cache is None else (cache[1][0], self.out_channels, *cache[2]))
         x_padded, (n, h, w), out_size = cache
+        pad_h, pad_w = self.padding
+        if self._shifted():
+            grad_weight, grad_bias, grad_padded = shifted_backward(x_padded, self.weight.data, self.dilation,
+                                                                   grad_output, self.input_grad)
+            self.weight.accumulate(grad_weight)
+            if self.bias is not None:
+                self.bias.accumulate(grad_bias)
+            if grad_padded is None:
+                return None
+            return grad_padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :].transpose(0, 3, 1, 2)
         grad_rows = nhwc_rows(grad_output)
         grad_weight = conv_weight_grad(x_padded, grad_rows, self.kernel_size, self.stride, self.dilation, out_size)
         grad_weight = grad_weight.reshape(*self.kernel_size, self.in_channels, self.out_channels)
@@ -303,7 +391,6 @@ class Conv2d(Module):
             self.bias.accumulate(grad_rows.sum(axis=0))
         if not self.input_grad:
             return None
-        pad_h, pad_w = self.padding
         (kh, kw), (dh, dw) = self.kernel_size, self.dilation
         if self.stride == (1, 1) and pad_h <= dh * (kh - 1) and pad_w <= dw * (kw - 1):
             # Stride 1: dx is the convolution of the gradient, padded by d(k-1)-p, with the

@@ -134,3 +134,29 @@ def test_conv_without_input_grad_gives_the_same_parameter_gradients():
     assert data_only.backward(grad) is None
     np.testing.assert_array_equal(data_only.weight.grad, full.weight.grad)
     np.testing.assert_array_equal(data_only.bias.grad, full.bias.grad)
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel, padding, dilation, input_grad", [
+    (32, 2, 3, 1, 1, True), (3, 1, 3, 0, 1, True), (4, 3, (3, 2), (2, 1), (2, 1), True),
+    (5, 16, 1, 0, 1, True), (2, 2, 3, 1, 2, False)])
+def test_shifted_product_path_equals_im2col(c_in, c_out, kernel, padding, dilation, input_grad):
+    """Stride-1 layers with few (tap, output channel) pairs take the shifted-product path."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, c_in, 7, 9))
+    layers = []
+    for shifted in (True, False):
+        layer = Conv2d(c_in, c_out, kernel, padding=padding, dilation=dilation, rng=np.random.default_rng(1),
+                       dtype=np.float64, input_grad=input_grad)
+        layer.shifted_path = shifted
+        layers.append(layer)
+    assert layers[0]._shifted() and not layers[1]._shifted()
+    outputs = [layer.forward(x) for layer in layers]
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+    grad = rng.normal(size=outputs[0].shape)
+    grads = [layer.backward(grad) for layer in layers]
+    if input_grad:
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    else:
+        assert grads == [None, None]
+    np.testing.assert_allclose(layers[0].weight.grad, layers[1].weight.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layers[0].bias.grad, layers[1].bias.grad, rtol=1e-12, atol=1e-12)
