@@ -10,6 +10,7 @@ installed gets "not installed" in its column.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -43,16 +44,27 @@ PIL = optional("PIL")
 skimage = optional("skimage")
 
 
-def timed(function, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``function()`` in seconds."""
-    for _ in range(warmup):
-        function()
-    samples = []
+def timed_together(functions, repeats: int, warmup: int = 1) -> list[float]:
+    """Median wall times of several functions measured in turn, round by round.
+
+    Interleaving puts every contender under the same load within each round, so
+    their ratio holds up on a machine whose speed drifts during the run.
+    """
+    for function in functions:
+        for _ in range(warmup):
+            function()
+    samples = [[] for _ in functions]
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for function, times in zip(functions, samples):
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+    return [statistics.median(times) for times in samples]
+
+
+def timed(function, repeats: int) -> float:
+    """Median wall time of ``function()`` in seconds, after a warm-up call."""
+    return timed_together([function], repeats)[0]
 
 
 def machine() -> dict:
@@ -102,6 +114,15 @@ def matmul_ceiling(size: int, repeats: int) -> float:
     return 2 * size ** 3 / timed(lambda: a @ a, repeats) / 1e9
 
 
+def gemm_time(rows: int, inner: int, columns: int, repeats: int) -> float:
+    """Seconds for one float32 ``(rows, inner) @ (inner, columns)`` product from memory:
+    the BLAS cost of a convolution's matrix product without building its im2col matrix."""
+    rng = np.random.default_rng(1)
+    a = rng.random((rows, inner), dtype=np.float32)
+    b = rng.random((inner, columns), dtype=np.float32)
+    return timed(lambda: a @ b, repeats)
+
+
 def conv_rows(batch: int, crop: int, repeats: int, ceiling: float):
     """Every distinct Conv2d shape of the default colorizer: forward and backward."""
     model = Colorizer()
@@ -115,20 +136,29 @@ def conv_rows(batch: int, crop: int, repeats: int, ceiling: float):
                 y = layer.forward(x)
                 grad = np.ones_like(y)
                 flops = 2 * y.size * layer.in_channels * 9
-                forward = timed(lambda: layer.forward(x), repeats)
-                backward = timed(lambda: layer.backward(grad), repeats)
+                # the forward product alone, (pixels, 9 C_in) @ (9 C_in, C_out), as BLAS runs it from memory
+                gemm = gemm_time(y.size // layer.out_channels, 9 * layer.in_channels, layer.out_channels, repeats)
+                backward_flops = flops * (2 if layer.input_grad else 1)
                 torch_forward = torch_backward = None
-                if torch is not None:
+                if torch is None:
+                    forward, = timed_together([lambda: layer.forward(x)], repeats)
+                    backward, = timed_together([lambda: layer.backward(grad)], repeats)
+                else:
                     conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
                                            layer.dilation, bias=layer.bias is not None)
-                    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
-                    torch_forward = timed(lambda: conv(tx), repeats)
+                    tx = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(layer.input_grad)
+                    forward, torch_forward = timed_together([lambda: layer.forward(x), lambda: conv(tx)], repeats)
                     ty = conv(tx)
                     tg = torch.ones_like(ty)
-                    torch_backward = timed(lambda: torch.autograd.grad(ty, [tx, *conv.parameters()], tg, retain_graph=True), repeats)
-                rows.append([f"{layer.in_channels}→{layer.out_channels} s{layer.stride[0]} d{layer.dilation[0]} @{x.shape[2]}²",
+                    wrt = [tx, *conv.parameters()] if layer.input_grad else list(conv.parameters())
+                    backward, torch_backward = timed_together(
+                        [lambda: layer.backward(grad), lambda: torch.autograd.grad(ty, wrt, tg, retain_graph=True)], repeats)
+                name = f"{layer.in_channels}→{layer.out_channels} s{layer.stride[0]} d{layer.dilation[0]} @{x.shape[2]}²"
+                rows.append([name + ("" if layer.input_grad else " (no dx)"),
                              f"{forward * 1e3:.1f}", f"{flops / forward / 1e9:.0f}", f"{flops / forward / 1e9 / ceiling:.0%}",
-                             f"{backward * 1e3:.1f}", f"{2 * flops / backward / 1e9:.0f}", f"{2 * flops / backward / 1e9 / ceiling:.0%}",
+                             f"{flops / gemm / 1e9:.0f}", f"{gemm / forward:.0%}",
+                             f"{backward * 1e3:.1f}", f"{backward_flops / backward / 1e9:.0f}",
+                             f"{backward_flops / backward / 1e9 / ceiling:.0%}",
                              *[fmt(v) for v in _torch_cells(torch_forward, torch_backward, forward, backward)]])
         x = layer.forward(x)
     return rows
@@ -177,13 +207,14 @@ def training_rows(batch: int, crop: int, repeats: int):
         model.backward(criterion.backward())
         optimizer.step()
 
-    ours = timed(step, repeats)
     tracemalloc.start()
     step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     theirs = None
-    if torch is not None:
+    if torch is None:
+        ours, = timed_together([step], repeats)
+    else:
         reference = torch_colorizer(model)
         torch_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
         tx, tt = torch.from_numpy(x), torch.from_numpy(target)
@@ -192,7 +223,7 @@ def training_rows(batch: int, crop: int, repeats: int):
             torch_optimizer.zero_grad()
             torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
             torch_optimizer.step()
-        theirs = timed(torch_step, repeats)
+        ours, theirs = timed_together([step, torch_step], repeats)
     return [[f"batch {batch}, {crop}²", f"{ours * 1e3:.0f}", f"{batch / ours:.1f}", f"{peak / 1e6:.0f}",
              fmt(theirs * 1e3 if theirs else NOT_INSTALLED, 0), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
 
@@ -202,24 +233,22 @@ def inference_rows(repeats: int, megapixels: float):
     height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
     width = int(round(height * 4 / 3))
     photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    ours = timed(lambda: colorize(photo, model), repeats)
     tracemalloc.start()
     colorize(photo, model)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     theirs = None
-    if torch is not None:
+    if torch is None:
+        ours, = timed_together([lambda: colorize(photo, model)], repeats)
+    else:
         reference = torch_colorizer(model).eval()
-        original = model.forward
 
         def torch_forward(x):
             with torch.no_grad():
                 return reference(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-        model.forward = torch_forward  # the same pipeline with the network run by PyTorch
-        try:
-            theirs = timed(lambda: colorize(photo, model), repeats)
-        finally:
-            model.forward = original
+        proxy = copy.copy(model)        # the same pipeline with the network run by PyTorch
+        proxy.forward = torch_forward
+        ours, theirs = timed_together([lambda: colorize(photo, model), lambda: colorize(photo, proxy)], repeats)
     return [[f"{width}x{height} ({width * height / 1e6:.1f} MP)", f"{ours:.2f}", f"{peak / 1e9:.2f}",
              fmt(theirs if theirs else NOT_INSTALLED, 2), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
 
@@ -234,33 +263,46 @@ def enhancement_rows(repeats: int, megapixels: float):
     if PIL:
         from PIL import ImageEnhance, ImageOps
     exposure = optional("skimage") and __import__("skimage.exposure", fromlist=["adjust_gamma"])
+    table = np.arange(256, dtype=np.uint8)[::-1].copy()
+    look_up = lambda: table[rgb]                     # noqa: E731  numpy's own table look-up over the photo
+    gray_tables = [np.roll(table, k) for k in range(4)]
     cases = [
         ("equalize_hist (gray)", lambda: enhance.equalize_hist(gray), reference(cv2, lambda: cv2.equalizeHist(gray)), None, None,
          lambda: np.bincount(gray.ravel(), minlength=256)),
-        ("clahe (gray)", lambda: enhance.clahe(gray), reference(cv2, lambda: cv2.createCLAHE(2.0, (8, 8)).apply(gray)), None, None, None),
-        ("brightness 1.3", lambda: enhance.brightness(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Brightness(pil_rgb).enhance(1.3)), None, None),
-        ("contrast 1.3", lambda: enhance.contrast(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Contrast(pil_rgb).enhance(1.3)), None, None),
-        ("saturation 1.3", lambda: enhance.saturation(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Color(pil_rgb).enhance(1.3)), None, None),
+        ("clahe (gray)", lambda: enhance.clahe(gray), reference(cv2, lambda: cv2.createCLAHE(2.0, (8, 8)).apply(gray)), None, None,
+         lambda: [t[gray] for t in gray_tables]),
+        ("brightness 1.3", lambda: enhance.brightness(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Brightness(pil_rgb).enhance(1.3)), None,
+         look_up),
+        ("contrast 1.3", lambda: enhance.contrast(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Contrast(pil_rgb).enhance(1.3)), None,
+         look_up),
+        ("saturation 1.3", lambda: enhance.saturation(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Color(pil_rgb).enhance(1.3)), None,
+         look_up),
         ("sharpness 2", lambda: enhance.sharpness(rgb, 2.0), None, reference(PIL, lambda: ImageEnhance.Sharpness(pil_rgb).enhance(2.0)), None, None),
-        ("autocontrast", lambda: enhance.autocontrast(rgb), None, reference(PIL, lambda: ImageOps.autocontrast(pil_rgb)), None, None),
-        ("scale_abs", lambda: enhance.scale_abs(rgb, 1.3, 5), reference(cv2, lambda: cv2.convertScaleAbs(rgb, alpha=1.3, beta=5)), None, None, None),
-        ("gamma 0.8 (a table look-up)", lambda: enhance.gamma(rgb, 0.8), reference(cv2, lambda: cv2.LUT(rgb, np.arange(256, dtype=np.uint8))), None,
-         reference(exposure, lambda: exposure.adjust_gamma(rgb, 0.8)), lambda: np.arange(256, dtype=np.uint8)[rgb]),
-        ("log", lambda: enhance.log_transform(rgb), None, None, reference(exposure, lambda: exposure.adjust_log(rgb)), None),
+        ("autocontrast", lambda: enhance.autocontrast(rgb), None, reference(PIL, lambda: ImageOps.autocontrast(pil_rgb)), None,
+         lambda: (np.bincount(rgb.ravel(), minlength=256), table[rgb])),
+        ("scale_abs", lambda: enhance.scale_abs(rgb, 1.3, 5), reference(cv2, lambda: cv2.convertScaleAbs(rgb, alpha=1.3, beta=5)), None, None,
+         look_up),
+        ("gamma 0.8", lambda: enhance.gamma(rgb, 0.8), reference(cv2, lambda: cv2.LUT(rgb, table)), None,
+         reference(exposure, lambda: exposure.adjust_gamma(rgb, 0.8)), look_up),
+        ("log", lambda: enhance.log_transform(rgb), None, None, reference(exposure, lambda: exposure.adjust_log(rgb)), look_up),
         ("invert", lambda: enhance.invert(rgb), reference(cv2, lambda: cv2.bitwise_not(rgb)), None, None, None),
         ("gaussian_blur 2", lambda: enhance.gaussian_blur(rgb, 2.0), reference(cv2, lambda: cv2.GaussianBlur(rgb, (0, 0), 2.0)), None, None, None),
         ("hdr", lambda: enhance.hdr(rgb), reference(cv2, lambda: cv2.detailEnhance(rgb)), None, None, None),
     ]
     rows = []
     for name, ours, opencv, pillow, scikit, floor in cases:
-        ours_time = timed(ours, repeats)
-        other = {}
-        for label, function in (("opencv", opencv), ("pillow", pillow), ("skimage", scikit), ("floor", floor)):
-            other[label] = timed(function, repeats) if callable(function) else function
-        rows.append([name, f"{ours_time * 1e3:.0f}"] + [fmt(other[k] * 1e3 if isinstance(other[k], float) else other[k], 0)
-                                                         for k in ("opencv", "pillow", "skimage")]
-                    + [fmt(ours_time / other["opencv"] if isinstance(other["opencv"], float) else other["opencv"], 1),
-                       fmt(other["floor"] and other["floor"] * 1e3, 0)])
+        labels = [k for k, f in (("opencv", opencv), ("pillow", pillow), ("skimage", scikit), ("floor", floor)) if callable(f)]
+        measured = timed_together([ours] + [dict(opencv=opencv, pillow=pillow, skimage=scikit, floor=floor)[k] for k in labels],
+                                  repeats)
+        ours_time = measured[0]
+        other = {"opencv": opencv, "pillow": pillow, "skimage": scikit, "floor": floor}
+        other.update(zip(labels, measured[1:]))
+        def ratio(label):
+            return fmt(ours_time / other[label] if isinstance(other[label], float) else other[label], 1)
+        rows.append([name, f"{ours_time * 1e3:.0f}"]
+                    + [fmt(other[k] * 1e3 if isinstance(other[k], float) else other[k], 0) for k in ("opencv", "pillow", "skimage")]
+                    + [ratio("opencv"), ratio("pillow"), ratio("skimage"),
+                       fmt(other["floor"] and other["floor"] * 1e3, 0), ratio("floor")])
     return rows, f"{width}x{height} uint8 RGB ({width * height / 1e6:.1f} MP)"
 
 
@@ -269,8 +311,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller images")
     parser.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     args = parser.parse_args()
+    allocator = "glibc, freed blocks kept (nnscratch.keep_freed_memory)" if nn.keep_freed_memory() else "default"
     repeats = 3 if args.quick else 5
-    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results = {"machine": {**machine(), "allocator": allocator}, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     output = [f"Benchmarks, {results['date']}", "", "Machine: " + "; ".join(f"{k} {v}" for k, v in results["machine"].items()), ""]
 
     ceiling = matmul_ceiling(2048 if args.quick else 4096, repeats)
@@ -280,8 +323,8 @@ def main() -> int:
     rows = conv_rows(8 if args.quick else 16, 128, repeats, ceiling)
     results["conv"] = rows
     output.append(table("2. Conv2d layers of the default colorizer (batch 16, 128² crops)" if not args.quick else "2. Conv2d layers (batch 8, 128²)",
-                        ["layer", "fwd ms", "fwd GFLOP/s", "of ceiling", "bwd ms", "bwd GFLOP/s", "of ceiling",
-                         "torch fwd ms", "torch bwd ms", "fwd ratio", "bwd ratio"], rows))
+                        ["layer", "fwd ms", "fwd GFLOP/s", "of ceiling", "same-shape matmul GFLOP/s", "fwd of that",
+                         "bwd ms", "bwd GFLOP/s", "of ceiling", "torch fwd ms", "torch bwd ms", "fwd ratio", "bwd ratio"], rows))
 
     rows = training_rows(8 if args.quick else 16, 128, repeats)
     results["training"] = rows
@@ -296,7 +339,8 @@ def main() -> int:
     rows, label = enhancement_rows(repeats, 3.0 if args.quick else 12.0)
     results["enhance"] = rows
     output.append(table(f"5. Enhancement operations on {label}",
-                        ["operation", "ours ms", "OpenCV ms", "Pillow ms", "scikit-image ms", "ours / OpenCV", "numpy floor ms"], rows))
+                        ["operation", "ours ms", "OpenCV ms", "Pillow ms", "scikit-image ms", "ours / OpenCV", "ours / Pillow",
+                         "ours / scikit-image", "numpy floor ms", "ours / floor"], rows))
     output.append("6. GPU: not run (no CuPy GPU in this process)." if not nn.cuda_available() else "6. GPU: see the GPU tests.")
     text = "\n".join(output)
     print(text)

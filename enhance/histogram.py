@@ -69,7 +69,6 @@ def _apply(image, name, equalize_gray):
 
 def _equalize_levels(levels):
     """``cv2.equalizeHist`` generalised to uint16: the first occupied level maps to 0."""
-    xp = get_array_module(levels)
     bins = _bins(levels.dtype)
     counts = histogram(levels, bins)
     counts = counts.get() if hasattr(counts, "get") else counts   # 256 or 65536 numbers: the table is built on the host

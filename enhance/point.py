@@ -197,15 +197,17 @@ def gamma(image, gamma: float, gain: float = 1.0):
     gamma = check_number(gamma, "gamma", minimum=0)
     gain = check_number(gain, "gain", minimum=0)
     colour, alpha = split_alpha(image)
-    xp = get_array_module(colour)
+    top = max_value(colour.dtype)
+
+    def curve(values):
+        return (values.astype(np.float64) / top) ** gamma * top * gain
     if colour.dtype == np.uint8:
         table = np.minimum(np.rint(255 * gain * np.linspace(0, 1, 256) ** gamma), 255).astype(np.uint8)
         out = lookup(table, colour)
+    elif colour.dtype == np.uint16:        # the curve at every level, then a look-up
+        out = lookup(saturate(curve(np.arange(65536)), colour.dtype, rounding="trunc"), colour)
     else:
-        top = max_value(colour.dtype)
-        work = colour.astype(np.float64)
-        values = (work / top) ** gamma * top * gain
-        out = saturate(values, colour.dtype, rounding="trunc")
+        out = saturate(curve(colour), colour.dtype, rounding="trunc")
     return join_alpha(out, alpha)
 
 
