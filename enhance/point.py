@@ -130,29 +130,36 @@ def saturation(image, factor: float):
 
 
 def _blend_with_luma(rgb, factor: float):
-    """``blend(luma, rgb, factor)`` for uint8 RGB in one pass: a small matrix product gives Pillow's
-    luma already repeated across the three channels (exact, as in ``pillow_luma``), which with each
-    level indexes the table of all 256 x 256 blends."""
+    """``blend(luma, rgb, factor)`` for uint8 RGB in one chunked pass, in Pillow's float32 arithmetic.
+
+    Per chunk: Pillow's luma as an exact float32 product (as in ``pillow_luma``),
+    copied into each channel's column (a broadcast over three channels would make
+    numpy's inner loop three values long), then ``luma + factor * (level - luma)``,
+    clipped and truncated as ``Image.blend`` does.
+    """
     xp = get_array_module(rgb)
-    table = xp.asarray(blend_table(factor))
-    luma_weights = np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536)
-    weights = xp.asarray(np.repeat(luma_weights[:, None], 3, axis=1))   # every column: the luma weights
+    weight = np.float32(factor)
+    luma_weights = xp.asarray(np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536))
     pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
     out = xp.empty(pixels.shape, dtype=np.uint8)
     rows = min(CHUNK, pixels.shape[0])
     work = xp.empty((rows, 3), dtype=np.float32)
-    luma = xp.empty((rows, 3), dtype=np.float32)
-    index = xp.empty((rows, 3), dtype=np.uint16)
+    luma = xp.empty(rows, dtype=np.float32)
+    spread = xp.empty((rows, 3), dtype=np.float32)
     for start in range(0, pixels.shape[0], rows):
-        stop = min(pixels.shape[0], start + rows)
-        count = stop - start
-        xp.copyto(work[:count], pixels[start:stop])
-        xp.matmul(work[:count], weights, out=luma[:count])
-        luma[:count] += 0.5
-        xp.copyto(index[:count], luma[:count], casting="unsafe")       # truncation: Pillow's >> 16
-        index[:count] <<= 8
-        index[:count] |= pixels[start:stop]
-        xp.take(table, index[:count], out=out[start:stop])
+        count = min(pixels.shape[0], start + rows) - start
+        levels, gray, grays = work[:count], luma[:count], spread[:count]
+        xp.copyto(levels, pixels[start:start + count])
+        xp.matmul(levels, luma_weights, out=gray)
+        gray += 0.5
+        xp.floor(gray, out=gray)                                  # Pillow's (... + 0x8000) >> 16
+        for channel in range(3):
+            grays[:, channel] = gray
+        levels -= grays
+        levels *= weight
+        levels += grays
+        xp.clip(levels, 0, 255, out=levels)
+        xp.copyto(out[start:start + count], levels, casting="unsafe")   # truncation, as Pillow's cast
     return out.reshape(rgb.shape)
 
 
