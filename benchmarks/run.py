@@ -77,10 +77,12 @@ def machine() -> dict:
         pass
     try:
         from threadpoolctl import threadpool_info
-        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-        if blas:
-            info["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')}, kernel {blas[0].get('architecture')}, " \
-                           f"{blas[0].get('num_threads')} threads"
+        # numpy's own BLAS (its wheel keeps it in numpy.libs): OpenCV and PyTorch may load others
+        numpy_dir = str(Path(np.__file__).resolve().parent)
+        every = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas = [p for p in every if str(Path(p.get("filepath", "")).resolve()).startswith(numpy_dir)] or every
+        info["blas"] = "; ".join(f"{p.get('internal_api')} {p.get('version')}, kernel {p.get('architecture')}, "
+                                 f"{p.get('num_threads')} threads" for p in blas) or "not found"
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
     if torch is not None:
