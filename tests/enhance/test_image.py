@@ -1,0 +1,79 @@
+"""The shared fast paths of enhance/_image.py against the plain numpy they replace.
+
+Table look-ups and histograms go two bytes at a time (byte pairs, with a kind of pair per
+channel pattern) and in chunks; any size, channel count, odd tail or non-contiguous input must
+give exactly what ``table[image]`` and ``bincount`` give.
+"""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enhance import _image
+
+
+@st.composite
+def integer_images(draw, dtypes=(np.uint8, np.uint16)):
+    dtype = draw(st.sampled_from(dtypes))
+    height, width = draw(st.integers(1, 23)), draw(st.integers(1, 23))
+    channels = draw(st.sampled_from([None, 1, 2, 3, 4]))
+    shape = (height, width) if channels is None else (height, width, channels)
+    seed = draw(st.integers(0, 2**32 - 1))
+    image = np.random.default_rng(seed).integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+    if draw(st.booleans()) and width > 1:
+        image = image[:, ::2]                       # a strided view, as an alpha split leaves
+    return image
+
+
+@settings(max_examples=60, deadline=None)
+@given(integer_images(), st.integers(0, 2**32 - 1))
+def test_lookup_equals_fancy_indexing(image, seed):
+    levels = np.iinfo(image.dtype).max + 1
+    table = np.random.default_rng(seed).integers(0, 256, levels, dtype=np.uint8)
+    np.testing.assert_array_equal(_image.lookup(table, image), table[image])
+
+
+@settings(max_examples=60, deadline=None)
+@given(integer_images(), st.integers(0, 2**32 - 1))
+def test_lookup_channels_equals_one_table_per_channel(image, seed):
+    planes = image[..., None] if image.ndim == 2 else image
+    levels = np.iinfo(image.dtype).max + 1
+    tables = np.random.default_rng(seed).integers(0, 256, (planes.shape[-1], levels), dtype=np.uint8)
+    expected = np.stack([tables[c][planes[..., c]] for c in range(planes.shape[-1])], axis=-1)
+    np.testing.assert_array_equal(_image.lookup_channels(tables, planes), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(integer_images())
+def test_histograms_equal_bincount(image):
+    bins = np.iinfo(image.dtype).max + 1
+    np.testing.assert_array_equal(_image.histogram(image, bins), np.bincount(image.ravel(), minlength=bins))
+    planes = image[..., None] if image.ndim == 2 else image
+    expected = np.stack([np.bincount(planes[..., c].ravel(), minlength=bins) for c in range(planes.shape[-1])])
+    np.testing.assert_array_equal(_image.channel_histograms(planes, bins), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_pillow_luma_equals_the_integer_formula(pixels, seed):
+    rgb = np.random.default_rng(seed).integers(0, 256, (pixels, 1, 3), dtype=np.uint8)
+    rgb[0, 0] = 255                                   # the largest sum
+    wide = rgb.astype(np.int64)
+    expected = (wide[..., 0] * 19595 + wide[..., 1] * 38470 + wide[..., 2] * 7471 + 0x8000) >> 16
+    np.testing.assert_array_equal(_image.pillow_luma(rgb), expected)
+
+
+def test_luma_and_lookups_cross_chunk_boundaries():
+    """Sizes around the chunk lengths, where a piece ends mid-pixel or mid-pair."""
+    rng = np.random.default_rng(3)
+    table = rng.integers(0, 256, 256, dtype=np.uint8)
+    tables = rng.integers(0, 256, (3, 256), dtype=np.uint8)
+    for pixels in (_image.CHUNK - 1, _image.CHUNK + 1, _image.TAKE_CHUNK // 3 + 1, _image.TAKE_CHUNK + 5):
+        rgb = rng.integers(0, 256, (pixels, 3), dtype=np.uint8)
+        np.testing.assert_array_equal(_image.lookup(table, rgb), table[rgb])
+        np.testing.assert_array_equal(_image.lookup_channels(tables, rgb),
+                                      np.stack([tables[c][rgb[:, c]] for c in range(3)], axis=-1))
+        np.testing.assert_array_equal(_image.channel_histograms(rgb, 256),
+                                      np.stack([np.bincount(rgb[:, c], minlength=256) for c in range(3)]))
+        wide = rgb.astype(np.int64)
+        luma = (wide[:, 0] * 19595 + wide[:, 1] * 38470 + wide[:, 2] * 7471 + 0x8000) >> 16
+        np.testing.assert_array_equal(_image.pillow_luma(rgb), luma)
