@@ -173,37 +173,53 @@ def separable_filter(image, taps_x, taps_y, work_dtype, scale: float = 1.0, offs
     down = banded(STRIP_ROWS, np.asarray(taps_y) * scale, xp, work_dtype)  # scale folded in: exact for 2**-k
     column_source = reflect_101(xp.arange(-half_x, width + half_x), width, xp)
     out = xp.empty((height, width, channels), dtype=out_dtype or work_dtype)
+    # Row-filtered input rows of the current strip, halo included; consecutive strips share
+    # 2 half_y halo rows, which are moved to the front instead of being filtered again.
+    filtered = xp.empty((STRIP_ROWS + 2 * half_y, channels * width), dtype=work_dtype)
+    previous = None
     for first in range(0, height, STRIP_ROWS):
         last = min(height, first + STRIP_ROWS)
-        rows = reflect_101(xp.arange(first - half_y, last + half_y), height, xp)
-        if first - half_y >= 0 and last + half_y <= height:
-            source = planes[first - half_y:last + half_y]
+        rows = reflect_101(np.arange(first - half_y, last + half_y), height)
+        span, kept = len(rows), 0
+        if previous is not None and half_y and np.array_equal(rows[:2 * half_y], previous[-2 * half_y:]):
+            kept = 2 * half_y
+            filtered[:kept] = filtered[len(previous) - kept:len(previous)]
+        fresh = rows[kept:]
+        if fresh[-1] - fresh[0] == len(fresh) - 1 and np.all(np.diff(fresh) == 1):
+            source = planes[int(fresh[0]):int(fresh[-1]) + 1]
         else:
-            source = planes[rows]
-        span = source.shape[0]
-        padded = xp.empty((span, channels, width + 2 * half_x), dtype=work_dtype)
-        for c in range(channels):                                          # de-interleave while converting
-            padded[:, c, half_x:half_x + width] = source[:, :, c]
-        if half_x:
-            padded[:, :, :half_x] = padded[:, :, column_source[:half_x] + half_x]
-            padded[:, :, half_x + width:] = padded[:, :, column_source[half_x + width:] + half_x]
-        flat = padded.reshape(span * channels, width + 2 * half_x)
-        across_rows = xp.empty((span * channels, width), dtype=work_dtype)
-        for left in range(0, width, block):
-            right = min(width, left + block)
-            if right - left == block:
-                xp.matmul(flat[:, left:left + block + 2 * half_x], across, out=across_rows[:, left:right])
-            else:
-                across_rows[:, left:right] = flat[:, left:right + 2 * half_x] @ across[:right - left + 2 * half_x, :right - left]
+            source = planes[xp.asarray(fresh)]
+        _filter_rows(source, across, half_x, block, column_source, filtered[kept:span], xp)
         count = last - first
         matrix = down if count == STRIP_ROWS else down[:count, :count + 2 * half_y]
-        result = matrix @ across_rows.reshape(span, channels * width)
+        result = matrix @ filtered[:span]
         if offset:
             result += offset
         result = result.reshape(count, channels, width)
         for c in range(channels):                                          # interleave again
             out[first:last, :, c] = result[:, c]
+        previous = rows
     return out[..., 0] if image.ndim == 2 else out
+
+
+def _filter_rows(source, across, half_x: int, block: int, column_source, target, xp):
+    """Filter ``(n, W, C)`` image rows along the row with the banded ``across`` matrix, block of
+    columns by block; writes the channel-planar result into ``target`` of shape ``(n, C * W)``."""
+    count, width, channels = source.shape
+    padded = xp.empty((count, channels, width + 2 * half_x), dtype=target.dtype)
+    for c in range(channels):                                              # de-interleave while converting
+        padded[:, c, half_x:half_x + width] = source[:, :, c]
+    if half_x:
+        padded[:, :, :half_x] = padded[:, :, column_source[:half_x] + half_x]
+        padded[:, :, half_x + width:] = padded[:, :, column_source[half_x + width:] + half_x]
+    flat = padded.reshape(count * channels, width + 2 * half_x)
+    rows = target.reshape(count * channels, width)
+    for left in range(0, width, block):
+        right = min(width, left + block)
+        if right - left == block:
+            xp.matmul(flat[:, left:left + block + 2 * half_x], across, out=rows[:, left:right])
+        else:
+            rows[:, left:right] = flat[:, left:right + 2 * half_x] @ across[:right - left + 2 * half_x, :right - left]
 
 
 def gaussian_blur(image, sigma: float):
