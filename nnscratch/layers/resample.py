@@ -45,7 +45,7 @@ def _along(axis: int, index):
     return (slice(None),) * axis + (index,)
 
 
-def _double(x, axis: int):
+def _double(x, axis: int, out=None):
     """Bilinear upsampling by exactly 2 along one axis (align_corners=False), in a few whole-array passes.
 
     Output ``2i`` is ``0.25 x[i-1] + 0.75 x[i]`` and ``2i+1`` is ``0.75 x[i] + 0.25 x[i+1]``;
@@ -55,7 +55,7 @@ def _double(x, axis: int):
     xp = get_array_module(x)
     shape = list(x.shape)
     shape[axis] *= 2
-    out = xp.empty(shape, dtype=x.dtype)
+    out = xp.empty(shape, dtype=x.dtype) if out is None else out
     even, odd = out[_along(axis, slice(0, None, 2))], out[_along(axis, slice(1, None, 2))]
     three = x * x.dtype.type(0.75)
     quarter = x.dtype.type(0.25)
@@ -68,17 +68,31 @@ def _double(x, axis: int):
     return out
 
 
-def _double_adjoint(grad, axis: int):
+def _double_adjoint(grad, axis: int, out=None):
     """The transpose of :func:`_double`: the gradient of the input from the gradient of the output."""
     xp = get_array_module(grad)
     even, odd = grad[_along(axis, slice(0, None, 2))], grad[_along(axis, slice(1, None, 2))]
     quarter = grad.dtype.type(0.25)
-    out = xp.add(even, odd)
+    out = xp.add(even, odd, out=out)
     out *= grad.dtype.type(0.75)
     out[_along(axis, slice(None, -1))] += even[_along(axis, slice(1, None))] * quarter
     out[_along(axis, slice(1, None))] += odd[_along(axis, slice(None, -1))] * quarter
     out[_along(axis, slice(0, 1))] += even[_along(axis, slice(0, 1))] * quarter
     out[_along(axis, slice(-1, None))] += odd[_along(axis, slice(-1, None))] * quarter
+    return out
+
+
+# Images per group in the doubling fast path: a group's input and intermediate stay in cache.
+GROUP_BYTES = 1 << 19
+
+
+def _in_groups(function, x, out_shape):
+    """``function(x[group], out[group])`` over groups of whole images, into one new array."""
+    xp = get_array_module(x)
+    out = xp.empty(out_shape, dtype=x.dtype)
+    per_image = max(1, GROUP_BYTES // max(1, x[0].size * x.itemsize))
+    for first in range(0, x.shape[0], per_image):
+        function(x[first:first + per_image], out[first:first + per_image])
     return out
 
 
@@ -154,7 +168,8 @@ class Upsample(Module):
         # return an NCHW view of an NHWC result, so the next convolution needs no copy.
         out = x.transpose(0, 2, 3, 1)
         if self._doubles(h, w):
-            out = _double(_double(out, 1), 2).transpose(0, 3, 1, 2)
+            out = _in_groups(lambda part, target: _double(_double(part, 1), 2, out=target),
+                             out, (n, 2 * h, 2 * w, c)).transpose(0, 3, 1, 2)
             self._cache = (x.shape, out.shape)
             return out
         for axis, (lower, upper, weight_lower, weight_upper) in ((1, plan_h), (2, plan_w)):
@@ -174,7 +189,8 @@ class Upsample(Module):
         xp = get_array_module(grad_output)
         (n, c, h, w), _ = self._cache
         if self._doubles(h, w):
-            grad = _double_adjoint(_double_adjoint(grad_output.transpose(0, 2, 3, 1), 2), 1)
+            grad = _in_groups(lambda part, target: _double_adjoint(_double_adjoint(part, 2), 1, out=target),
+                              grad_output.transpose(0, 2, 3, 1), (n, h, w, c))
             return grad.transpose(0, 3, 1, 2)
         plan_h, plan_w = self._plans(h, w)
         matrix_h = xp.asarray(_interpolation_matrix(plan_h, h).astype(grad_output.dtype))
