@@ -138,6 +138,13 @@ def col2im(cols, padded_shape, kernel, stride, dilation, out_size, out=None):
 BLOCK_BYTES = 1 << 22
 
 
+def _balanced(total: int, most: int) -> int:
+    """The block length that splits ``total`` into as few blocks of at most ``most`` as possible,
+    all of nearly equal length (no small remainder block, which BLAS runs slowly)."""
+    blocks = -(-total // most)
+    return -(-total // blocks)
+
+
 def row_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
     """Split the output rows ``(n, y)`` into blocks of about ``BLOCK_BYTES`` of im2col.
 
@@ -147,12 +154,12 @@ def row_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
     """
     image_bytes = out_h * out_w * row_bytes
     if image_bytes <= BLOCK_BYTES:
-        per_block = max(1, BLOCK_BYTES // image_bytes)
+        per_block = _balanced(n, max(1, BLOCK_BYTES // image_bytes))
         for first in range(0, n, per_block):
             last = min(first + per_block, n)
             yield slice(first, last), slice(0, out_h), first * out_h * out_w, last * out_h * out_w
     else:
-        band = max(1, BLOCK_BYTES // (out_w * row_bytes))
+        band = _balanced(out_h, max(1, BLOCK_BYTES // (out_w * row_bytes)))
         for image in range(n):
             for top in range(0, out_h, band):
                 bottom = min(top + band, out_h)
