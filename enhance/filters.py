@@ -183,7 +183,7 @@ def separable_filter(image, taps_x, taps_y, work_dtype, scale: float = 1.0, offs
         span, kept = len(rows), 0
         if previous is not None and half_y and np.array_equal(rows[:2 * half_y], previous[-2 * half_y:]):
             kept = 2 * half_y
-            filtered[:kept] = filtered[len(previous) - kept:len(previous)]
+            filtered[:kept] = filtered[len(previous) - kept:len(previous)].copy()   # may overlap
         fresh = rows[kept:]
         if fresh[-1] - fresh[0] == len(fresh) - 1 and np.all(np.diff(fresh) == 1):
             source = planes[int(fresh[0]):int(fresh[-1]) + 1]
