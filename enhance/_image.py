@@ -79,6 +79,10 @@ def saturate(values, dtype, rounding: str = "even"):
     return values.astype(dtype)
 
 
+# Pillow's integer luma weights over 2**16, exact in float32
+PILLOW_LUMA_WEIGHTS = np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536)
+
+
 def pillow_luma(rgb):
     """Pillow's RGB -> L for uint8: ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16`` (uint8).
 
@@ -89,7 +93,7 @@ def pillow_luma(rgb):
     """
     xp = get_array_module(rgb)
     if rgb.dtype == np.uint8:
-        weights = xp.asarray(np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536))
+        weights = xp.asarray(PILLOW_LUMA_WEIGHTS)
         pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
         out = xp.empty(pixels.shape[0], dtype=np.uint8)
         work = xp.empty((min(CHUNK, pixels.shape[0]), 3), dtype=np.float32)
@@ -113,71 +117,29 @@ CHUNK = 1 << 15
 TAKE_CHUNK = 1 << 18
 
 
-def take_chunked(table, index, out):
-    """``out[:] = table[index]`` for flat arrays, a cache-sized piece at a time."""
-    xp = get_array_module(index)
-    for start in range(0, index.shape[0], TAKE_CHUNK):
-        stop = min(index.shape[0], start + TAKE_CHUNK)
-        xp.take(table, index[start:stop], out=out[start:stop])
-    return out
-
-
 def lookup(table, image):
-    """``table[image]``: an integer image through a host table with an entry per level.
-
-    A uint8 image through a uint8 table goes two pixels at a time: the image
-    viewed as uint16 indexes a 65,536-entry table of level pairs (built in
-    the machine's byte order), about 3x faster than ``table[image]``.
-    """
-    xp = get_array_module(image)
-    table = np.asarray(table)
-    out = xp.empty(image.shape, dtype=table.dtype)
-    source = xp.ascontiguousarray(image).reshape(-1)
-    target = out.reshape(-1)
-    if image.dtype == np.uint8 and table.dtype == np.uint8 and source.shape[0] >= 2:
-        pairs = np.arange(65536, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-        pair_table = table[pairs].reshape(-1).view(np.uint16)
-        even = source.shape[0] - source.shape[0] % 2
-        take_chunked(xp.asarray(pair_table), source[:even].view(np.uint16), target[:even].view(np.uint16))
-        if even < source.shape[0]:
-            target[even:] = xp.asarray(table)[source[even:]]
-    else:
-        take_chunked(xp.asarray(table), source, target)
-    return out
+    """``table[image]``: an integer image through a host table with an entry per level
+    (the one-channel case of :func:`lookup_channels`, two pixels at a time for uint8)."""
+    return lookup_channels(np.asarray(table)[None], image[..., None])[..., 0]
 
 
 def histogram(levels, bins: int):
-    """Counts of each level of an integer image (int64, ``bins`` long), as ``bincount`` gives them.
-
-    uint8 is counted two pixels at a time (the image viewed as uint16 into
-    65,536 pair bins, folded back), chunk by chunk: about 3x faster than one
-    ``bincount`` over the whole image.
-    """
-    xp = get_array_module(levels)
-    flat = xp.ascontiguousarray(levels).reshape(-1)
-    counts = xp.zeros(bins, dtype=np.int64)
-    if levels.dtype == np.uint8 and flat.shape[0] >= 2:
-        even = flat.shape[0] - flat.shape[0] % 2
-        pairs = flat[:even].view(np.uint16)
-        pair_counts = xp.zeros(65536, dtype=np.int64)
-        for start in range(0, pairs.shape[0], TAKE_CHUNK):
-            pair_counts += xp.bincount(pairs[start:start + TAKE_CHUNK], minlength=65536)
-        pair_counts = pair_counts.reshape(256, 256)           # either byte order: count both bytes
-        counts[:256] += pair_counts.sum(axis=0) + pair_counts.sum(axis=1)
-        if even < flat.shape[0]:
-            counts += xp.bincount(flat[even:], minlength=bins)
-        return counts
-    for start in range(0, flat.shape[0], TAKE_CHUNK):
-        counts += xp.bincount(flat[start:start + TAKE_CHUNK], minlength=bins)[:bins]
-    return counts
+    """Counts of each level of an integer image (int64, ``bins`` long), as ``bincount`` gives them
+    (the one-channel case of :func:`channel_histograms`, two pixels at a time for uint8)."""
+    return channel_histograms(levels[..., None], bins)[0]
 
 
 def _channel_indices(image, bins: int):
-    """Chunks of ``level + bins * channel`` (flat intp, the index type of take and bincount) over an ``(H, W, C)`` integer image, with
-    their element ranges; flat so that numpy's inner loops run long, not over C channels."""
+    """Chunks of ``level + bins * channel`` over an ``(H, W, C)`` integer image, with their element
+    ranges; flat (intp, the index type of take and bincount) so that numpy's inner loops run long,
+    not over C channels.  One channel needs no offsets: its levels are the indices."""
     xp = get_array_module(image)
     channels = image.shape[-1]
     flat = xp.ascontiguousarray(image).reshape(-1)
+    if channels == 1:
+        for start in range(0, flat.shape[0], TAKE_CHUNK):
+            yield start, min(flat.shape[0], start + TAKE_CHUNK), flat[start:start + TAKE_CHUNK]
+        return
     step = max(CHUNK // channels, 1) * channels
     offsets = xp.asarray(np.tile(np.arange(channels, dtype=np.intp) * bins, step // channels))
     index = xp.empty(min(step, flat.shape[0]), dtype=np.intp)
@@ -209,11 +171,14 @@ def _pair_indices(flat, channels: int):
     pairs = flat[:whole].view(np.uint16)
     step = max(TAKE_CHUNK // kinds, 1) * kinds
     offsets = xp.asarray(np.tile(np.arange(kinds, dtype=np.intp) * 65536, step // kinds))
-    index = xp.empty(min(step, pairs.shape[0]), dtype=np.intp)
+    index = xp.empty(min(step, pairs.shape[0]), dtype=np.intp) if kinds > 1 else None
 
     def chunks():
         for start in range(0, pairs.shape[0], step):
             stop = min(pairs.shape[0], start + step)
+            if kinds == 1:                     # one kind of pair: the pair values are the indices
+                yield start, stop, pairs[start:stop]
+                continue
             part = index[:stop - start]
             xp.add(pairs[start:stop], offsets[:stop - start], out=part)
             yield start, stop, part

@@ -13,9 +13,10 @@ _SMOOTH_EDGE = np.float32(1 / 13)
 _SMOOTH_CENTRE = np.float32(5 / 13)
 
 
-def _row_sum(row, centre_weight):
-    """One kernel row across the image: ``(left * w0 + centre * w1) + right * w2`` in float32, Pillow's order."""
-    return (row[:, :-2] * _SMOOTH_EDGE + row[:, 1:-1] * centre_weight) + row[:, 2:] * _SMOOTH_EDGE
+def _row_sum(row, centre_weight, step: int = 1):
+    """One kernel row across the image: ``(left * w0 + centre * w1) + right * w2`` in float32, Pillow's order
+    (neighbours ``step`` values apart: 1 in one channel, C in interleaved rows of C channels)."""
+    return (row[:, :-2 * step] * _SMOOTH_EDGE + row[:, step:-step] * centre_weight) + row[:, 2 * step:] * _SMOOTH_EDGE
 
 
 def smooth(channel):
@@ -82,9 +83,8 @@ def _sharpen_uint8(colour, factor: float):
     for first in range(1, height - 1, SHARPEN_STRIP_ROWS):
         last = min(height - 1, first + SHARPEN_STRIP_ROWS)
         block = rows[first - 1:last + 1].astype(np.float32)
-        edge = (block[:, :-2 * step] * _SMOOTH_EDGE + block[:, step:-step] * _SMOOTH_EDGE) + block[:, 2 * step:] * _SMOOTH_EDGE
-        centre = (block[1:-1, :-2 * step] * _SMOOTH_EDGE + block[1:-1, step:-step] * _SMOOTH_CENTRE) \
-            + block[1:-1, 2 * step:] * _SMOOTH_EDGE
+        edge = _row_sum(block, _SMOOTH_EDGE, step)
+        centre = _row_sum(block[1:-1], _SMOOTH_CENTRE, step)
         total = np.float32(0.5) + edge[2:]
         total += centre
         total += edge[:-2]

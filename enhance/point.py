@@ -16,8 +16,8 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import (CHUNK, channel_histograms, check_image, check_number, is_colour, join_alpha, lookup,
-                     lookup_channels, max_value, pillow_luma, saturate, split_alpha)
+from ._image import (CHUNK, PILLOW_LUMA_WEIGHTS, channel_histograms, check_image, check_number, is_colour,
+                     join_alpha, lookup, lookup_channels, max_value, pillow_luma, saturate, split_alpha)
 
 
 def fma32(values, scale: float, offset: float):
@@ -43,24 +43,23 @@ def blend(degenerate, image, factor: float):
     if image.dtype.kind != "u":
         return saturate(degenerate + factor * (image - degenerate), image.dtype)
     xp = get_array_module(image)
-    weight = np.float32(factor)
-
-    def mixed(low, high):
-        return saturate(low + weight * (high - low), image.dtype, rounding="trunc")
-
-    levels = np.arange(int(max_value(image.dtype)) + 1, dtype=np.float32)
     if getattr(degenerate, "ndim", 0) == 0:          # one level: a table over the image's levels
-        return lookup(mixed(np.float32(degenerate), levels), image)
+        levels = np.arange(int(max_value(image.dtype)) + 1, dtype=np.float32)
+        return lookup(_blend_levels(np.float32(degenerate), levels, factor, image.dtype), image)
     if image.dtype == np.uint8:                       # a table over all 256 x 256 pairs
         return _pair_lookup(xp.asarray(blend_table(factor)), degenerate, image)
-    return mixed(degenerate.astype(np.float32), image.astype(np.float32))
+    return _blend_levels(degenerate.astype(np.float32), image.astype(np.float32), factor, image.dtype)
+
+
+def _blend_levels(low, high, factor: float, dtype):
+    """Pillow's blend of float32 levels, ``low + factor * (high - low)``, clipped and truncated to ``dtype``."""
+    return saturate(low + np.float32(factor) * (high - low), dtype, rounding="trunc")
 
 
 def blend_table(factor: float) -> np.ndarray:
     """uint8 ``blend(low, high, factor)`` for every pair of levels, at index ``low << 8 | high``."""
     levels = np.arange(256, dtype=np.float32)
-    low, high = np.repeat(levels, 256), np.tile(levels, 256)
-    return saturate(low + np.float32(factor) * (high - low), np.uint8, rounding="trunc")
+    return _blend_levels(np.repeat(levels, 256), np.tile(levels, 256), factor, np.uint8)
 
 
 def _pair_lookup(table, degenerate, image):
@@ -139,7 +138,7 @@ def _blend_with_luma(rgb, factor: float):
     """
     xp = get_array_module(rgb)
     weight = np.float32(factor)
-    luma_weights = xp.asarray(np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536))
+    luma_weights = xp.asarray(PILLOW_LUMA_WEIGHTS)
     pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
     out = xp.empty(pixels.shape, dtype=np.uint8)
     rows = min(CHUNK, pixels.shape[0])

@@ -357,10 +357,11 @@ class Conv2d(Module):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"Conv2d: input of spatial size {h}x{w} is smaller than the kernel's reach")
         x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), self.padding)
-        if self._shifted():
+        shifted = self._shifted()
+        if shifted:
             x_padded = get_array_module(x).ascontiguousarray(x_padded)
         self._cache = (x_padded, (n, h, w), (out_h, out_w))
-        if self._shifted():
+        if shifted:
             out = shifted_forward(x_padded, self.weight.data, self.dilation, (out_h, out_w))
             if self.bias is not None:
                 out += self.bias.data.reshape(1, -1, 1, 1)
