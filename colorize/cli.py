@@ -90,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K")
     fit.add_argument("--min-colorfulness", type=float, default=5.0,
                      help="skip photos less colourful than this (Hasler-Süsstrunk; default 5)")
+    fit.add_argument("--hints", action="store_true",
+                     help="train the network to follow colour hints too (random points from the truth; "
+                          "none on half the crops, so automatic colorization is learned as well)")
+    fit.add_argument("--no-skips", action="store_true",
+                     help="no skip connections from encoder to decoder (the first-generation network)")
+    fit.add_argument("--photo-size", type=_positive_int, default=320, metavar="PX",
+                     help="photos are decoded once and kept at this long side; crops are cut at 0.7-1.0 of it "
+                          "(default 320: the network sees photos at the scale it colorizes at)")
+    fit.add_argument("--ema-decay", type=_fraction, default=0.999,
+                     help="decay of the moving average of the weights that validation scores and export uses "
+                          "(default 0.999; 0: off)")
     fit.add_argument("--resume", action="store_true", help="continue the newest checkpoint in RUN_DIR")
     fit.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -181,7 +192,9 @@ def run_train(args) -> int:
                     crop=args.crop, lr=args.lr, width=args.width, hidden_layers=args.hidden_layers, norm=args.norm,
                     loss=args.loss, seed=args.seed, device=args.device, val=args.val, val_fraction=args.val_fraction,
                     checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-                    resume=args.resume, min_colorfulness=args.min_colorfulness, progress=not args.no_progress)
+                    resume=args.resume, min_colorfulness=args.min_colorfulness, hints=args.hints,
+                    skips=not args.no_skips, photo_size=args.photo_size, ema_decay=args.ema_decay,
+                    progress=not args.no_progress)
     losses = [r["loss"] for r in records if "loss" in r]
     if losses:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")

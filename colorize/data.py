@@ -17,6 +17,7 @@ from PIL import Image
 from enhance.io import ImageError, find_images, read_image
 
 from .color import rgb_to_lab
+from .hints import HINT_CHANNELS, training_hint_channels
 from .metrics import colorfulness
 from .model import AB_SCALE, normalize_lightness
 
@@ -57,7 +58,10 @@ class PhotoSet:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
     @classmethod
-    def from_paths(cls, paths, min_colorfulness: float = 0.0, min_side: int = 1, report=True) -> "PhotoSet":
+    def from_paths(cls, paths, min_colorfulness: float = 0.0, min_side: int = 1, report=True,
+                   max_side: int | None = None) -> "PhotoSet":
+        """Read (and decode once) every photo; ``max_side`` downscales each to that long side
+        (antialiased), so training crops are cut at the scale the network works at."""
         kept_paths, images, skipped = [], [], []
         for path in paths:
             try:
@@ -65,6 +69,8 @@ class PhotoSet:
             except (ImageError, OSError) as error:
                 skipped.append((path, str(error)))
                 continue
+            if max_side is not None and max(rgb.shape[:2]) > max_side:
+                rgb = downscale(rgb, max_side)
             if min(rgb.shape[:2]) < min_side:
                 skipped.append((path, f"smaller than {min_side} pixels on a side"))
                 continue
@@ -93,6 +99,16 @@ class PhotoSet:
         return len(self.images)
 
 
+def downscale(rgb: np.ndarray, size: int | None) -> np.ndarray:
+    """The photo with its long side at most ``size`` (antialiased), as uint8 RGB."""
+    height, width = rgb.shape[:2]
+    if size is None or max(height, width) <= size:
+        return rgb
+    scale = size / max(height, width)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.LANCZOS))
+
+
 def lab_pair(rgb_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(normalised L (1, H, W), ab / AB_SCALE (2, H, W)) in float32 from an RGB uint8 image."""
     lab = rgb_to_lab(rgb_uint8.astype(np.float32) / 255)
@@ -109,14 +125,14 @@ class CropSampler:
     """
 
     def __init__(self, photos: PhotoSet, batch_size: int, crop: int, seed: int,
-                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True):
+                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True, hints: bool = False):
         if batch_size < 1 or crop < 8 or crop % 8:
             raise ValueError(f"batch size must be >= 1 and crop a multiple of 8 (>= 8), got {batch_size} and {crop}")
         low, high = scale
         if not 0 < low <= high:
             raise ValueError(f"scale range must satisfy 0 < low <= high, got {scale}")
         self.photos, self.batch_size, self.crop, self.seed = photos, batch_size, crop, seed
-        self.scale, self.flip = (float(low), float(high)), flip
+        self.scale, self.flip, self.hints = (float(low), float(high)), flip, hints
         self._permutations: dict[int, np.ndarray] = {}
 
     def _image_index(self, position: int) -> int:
@@ -143,11 +159,20 @@ class CropSampler:
         return array
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """The batch of training step ``step``: (L input (N, 1, c, c), ab target (N, 2, c, c)), float32."""
+        """The batch of training step ``step``: (input (N, 1, c, c), ab target (N, 2, c, c)), float32.
+
+        With ``hints`` the input has 4 channels: L and random hints drawn
+        from the target (:func:`colorize.hints.training_hint_channels`), from
+        a generator of their own so the crops are those of a run without hints.
+        """
         rng = np.random.default_rng((self.seed, 2, step))
-        inputs = np.empty((self.batch_size, 1, self.crop, self.crop), dtype=np.float32)
+        hint_rng = np.random.default_rng((self.seed, 4, step))
+        channels = 1 + (HINT_CHANNELS if self.hints else 0)
+        inputs = np.empty((self.batch_size, channels, self.crop, self.crop), dtype=np.float32)
         targets = np.empty((self.batch_size, 2, self.crop, self.crop), dtype=np.float32)
         for slot in range(self.batch_size):
             image = self.photos.images[self._image_index(step * self.batch_size + slot)]
-            inputs[slot], targets[slot] = lab_pair(self._crop(image, rng))
+            inputs[slot, :1], targets[slot] = lab_pair(self._crop(image, rng))
+            if self.hints:
+                inputs[slot, 1:] = training_hint_channels(targets[slot], hint_rng)
         return inputs, targets

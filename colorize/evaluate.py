@@ -9,26 +9,17 @@ from PIL import Image
 from enhance.io import write_figure
 
 from .color import rgb_to_lab
-from .data import to_rgb_uint8
+from .data import downscale, to_rgb_uint8
+from .hints import truth_hints
 from .infer import WORKING_SIZE, colorize, gray_baseline
 from .metrics import ab_rmse, colorfulness, psnr
 from .model import Colorizer
 
 
-def downscale(rgb: np.ndarray, size: int | None) -> np.ndarray:
-    """The photo with its long side at most ``size`` (antialiased), as uint8 RGB."""
-    height, width = rgb.shape[:2]
-    if size is None or max(height, width) <= size:
-        return rgb
-    scale = size / max(height, width)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.LANCZOS))
-
-
-def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = WORKING_SIZE) -> dict:
-    """Figures for one colour photo (uint8 RGB): the network sees only its lightness."""
+def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = WORKING_SIZE, hints=None) -> dict:
+    """Figures for one colour photo (uint8 RGB): the network sees only its lightness (and ``hints``)."""
     truth = to_rgb_uint8(truth)
-    predicted = colorize(truth, model, size=size)
+    predicted = colorize(truth, model, size=size, hints=hints)
     baseline = gray_baseline(truth)
     truth_ab = rgb_to_lab(truth.astype(np.float32) / 255)[..., 1:]
     predicted_ab = rgb_to_lab(predicted.astype(np.float32) / 255)[..., 1:]
@@ -44,21 +35,31 @@ def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = WORKING_
 
 
 def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size: int | None = WORKING_SIZE,
-                    image_size: int | None = None) -> dict:
+                    image_size: int | None = None, hint_points: int = 10) -> dict:
     """Score every ``(name, rgb)`` photo; return per-image records and their means.
 
     ``image_size`` first downscales each photo (long side), e.g. for quick
     validation during training; ``size`` is the network's working resolution.
+    A model that takes hints is also scored with ``hint_points`` hints
+    sampled from each photo's truth (:func:`colorize.hints.truth_hints`,
+    seeded by the photo's name): ``psnr_hints``, ``colorfulness_hints``.
     """
     records, panels = [], []
     for name, rgb in photos:
-        scores = score_photo(model, downscale(to_rgb_uint8(rgb), image_size), size)
+        truth = downscale(to_rgb_uint8(rgb), image_size)
+        scores = score_photo(model, truth, size)
         panels.append((name, scores.pop("images")))
+        if model.config["hints"] and hint_points:
+            guided = score_photo(model, truth, size, truth_hints(truth, hint_points, name))
+            scores["psnr_hints"], scores["colorfulness_hints"] = guided["psnr"], guided["colorfulness"]
         records.append({"image": name, **scores})
     keys = [k for k in records[0] if k != "image"] if records else []
     mean = {key: float(np.mean([r[key] for r in records])) for key in keys}
     if records:
         mean["psnr_gain"] = mean["psnr"] - mean["psnr_gray"]
+        gains = [r["psnr"] - r["psnr_gray"] for r in records]
+        mean["photos_above_gray"] = sum(gain > 0 for gain in gains)
+        mean["worst_gain"] = min(gains)
         mean["colorfulness_ratio"] = mean["colorfulness"] / max(mean["colorfulness_truth"], 1e-9)
     return {"images": records, "mean": mean, "panels": panels}
 

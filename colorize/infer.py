@@ -17,7 +17,8 @@ import nnscratch as nn
 from nnscratch.backend import asnumpy, get_array_module
 
 from .color import lab_to_rgb, lightness, rgb_to_lab
-from .model import AB_SCALE, DOWNSAMPLING, Colorizer, normalize_lightness
+from .hints import check_hints, hint_channels
+from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, normalize_lightness
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
 # Long side at which the network sees a photo.  Chroma varies slowly, so it is predicted
@@ -32,7 +33,11 @@ class ModelFileError(ValueError):
 
 
 def load_model(path: str | Path | None = None) -> Colorizer:
-    """Load a colorizer from a model file or a training checkpoint (``None``: the shipped default)."""
+    """Load a colorizer from a model file or a training checkpoint (``None``: the shipped default).
+
+    A checkpoint gives its exponential moving average of the weights when it
+    has one (the weights its validation figures were measured with).
+    """
     if path is None:
         path = DEFAULT_WEIGHTS
         if not path.is_file():
@@ -50,8 +55,10 @@ def load_model(path: str | Path | None = None) -> Colorizer:
     state = nn.load(path)
     if state.get("format") not in ("colorize-checkpoint", "colorize-model"):
         raise ModelFileError(f"{path} is an nnscratch file but not a colorizer model or checkpoint")
-    model = Colorizer(**state["config"]["model"])
-    model.load_state_dict(state["model"])
+    model = build_model(state["config"]["model"])
+    # A training checkpoint's averaged weights (what validation scored) when it has them.
+    weights = state["ema"] if "ema" in state else state["model"]
+    model.load_state_dict({name: value for name, value in weights.items() if name != "updates"})
     return model.eval()
 
 
@@ -107,17 +114,32 @@ def working_size(height: int, width: int, size: int | None) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE) -> np.ndarray:
-    """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units."""
+def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None) -> np.ndarray:
+    """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units.
+
+    ``hints`` are checked hints in ``light``'s pixel coordinates (see
+    :func:`colorize.hints.check_hints`); a model without hint input takes none.
+    """
     height, width = working_size(*light.shape, size)
     small = _resize(light, width, height)
+    channels = [normalize_lightness(small)[None]]
+    if model.config["hints"]:
+        channels.append(hint_channels(hints, light.shape, (height, width)))
+    elif hints:
+        raise ValueError("this model was trained without colour hints and cannot follow them; "
+                         "use a model trained with hints (colorize train --hints), or give no hints")
+    stacked = np.concatenate(channels, axis=0)
     pad_h, pad_w = -height % DOWNSAMPLING, -width % DOWNSAMPLING
-    padded = np.pad(small, ((0, pad_h), (0, pad_w)), mode="symmetric") if (pad_h or pad_w) else small
-    if min(padded.shape) < DOWNSAMPLING:  # tiny images: repeat up to the smallest size the network takes
-        padded = np.pad(padded, [(0, max(0, DOWNSAMPLING - s)) for s in padded.shape], mode="edge")
+    if pad_h or pad_w:   # lightness mirrored; hint channels (and mask) zero in the padding
+        light_pad = np.pad(stacked[:1], ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric")
+        hint_pad = np.pad(stacked[1:], ((0, 0), (0, pad_h), (0, pad_w)))
+        stacked = np.concatenate([light_pad, hint_pad], axis=0)
+    if min(stacked.shape[1:]) < DOWNSAMPLING:  # tiny images: repeat up to the smallest size the network takes
+        stacked = np.pad(stacked, [(0, 0)] + [(0, max(0, DOWNSAMPLING - s)) for s in stacked.shape[1:]],
+                         mode="edge")
     params = model.parameters()
     xp = get_array_module(params[0].data)
-    network_input = xp.asarray(normalize_lightness(padded)[None, None].astype(params[0].data.dtype))
+    network_input = xp.asarray(stacked[None].astype(params[0].data.dtype))
     was_training = model.training
     model.eval()
     try:
@@ -127,7 +149,8 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     return (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
 
 
-def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE) -> np.ndarray:
+def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE,
+             hints=None) -> np.ndarray:
     """Colorize a photo: an RGB uint8 array of the input's height and width.
 
     Parameters
@@ -140,12 +163,18 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
         Defaults to the shipped model (:func:`load_model`).
     size : int or None
         Long side of the working resolution for the network (None: full size).
+    hints : sequence of (y, x, colour), optional
+        Colour points in the input's pixel coordinates; ``colour`` is
+        ``(r, g, b)`` (0–255) or ``"#rrggbb"``, of which only the chroma is
+        used.  ``[]`` or None: automatic colorization.  Needs a model trained
+        with hints (the shipped one is); ValueError names a bad hint.
     """
     image = _check_image(image)
+    hints = check_hints(hints, image.shape[0], image.shape[1])
     model = load_model() if model is None else model
     light = image_lightness(image)
     height, width = light.shape
-    ab_small = predict_ab(model, light, size)
+    ab_small = predict_ab(model, light, size, hints)
     ab_a = _resize(ab_small[..., 0], width, height)
     ab_b = _resize(ab_small[..., 1], width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)

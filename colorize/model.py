@@ -1,17 +1,27 @@
-"""The colorizer network: lightness L in, the two chroma channels a, b out.
+"""The colorizer network: lightness L (and optional colour hints) in, the two chroma channels a, b out.
 
 An encoder–decoder of 3x3 convolutions, each hidden one followed by (batch
 normalisation and) ReLU:
 
-    L (1 channel, normalised to [-1, 1])
-    ├─ full resolution   conv 1→w,  conv w→w stride 2            ↓2
-    ├─ 1/2               conv w→2w, conv 2w→2w stride 2          ↓4
-    ├─ 1/4               conv 2w→4w, conv 4w→4w stride 2         ↓8
-    ├─ 1/8               (hidden_layers - 12) convs 4w→4w, dilation 2
-    ├─ up to 1/4         upsample x2, conv 4w→2w, conv 2w→2w
-    ├─ up to 1/2         upsample x2, conv 2w→w,  conv w→w
-    ├─ up to full        upsample x2, conv w→w,   conv w→w
+    L (1 channel, normalised to [-1, 1]) [+ hint a, hint b, hint mask]
+    ├─ full resolution   conv 1→w,  conv w→w stride 2            ↓2    ─┐ skip s0 (w)
+    ├─ 1/2               conv w→2w, conv 2w→2w stride 2          ↓4    ─┤ skip s1 = first ↓2 output (w)
+    ├─ 1/4               conv 2w→4w, conv 4w→4w stride 2         ↓8    ─┤ skip s2 = second ↓2 output (2w)
+    ├─ 1/8               (hidden_layers - 12) convs 4w→4w, dilation 2   │
+    ├─ up to 1/4         upsample x2, conv 4w→2w (+ s2), conv 2w→2w    ◄┤
+    ├─ up to 1/2         upsample x2, conv 2w→w (+ s1),  conv w→w      ◄┤
+    ├─ up to full        upsample x2, conv w→w (+ s0),   conv w→w      ◄┘
     └─ output            conv w→2, tanh          ab = 110 · tanh(...)
+
+With ``skips=True`` (U-Net style, additive) each decoder level adds the
+encoder's features of the same resolution and width after its first
+convolution's ReLU, so edges found by the encoder reach the output directly
+and colour stays inside them.  Addition adds no parameters; its backward
+hands the same gradient to both branches.
+
+With ``hints=True`` the input has 4 channels: L, the user's hint chroma
+(a, b)/110 at hinted pixels (0 elsewhere) and a mask (1 at hinted pixels).
+An all-zero mask is automatic colorization (see :mod:`colorize.hints`).
 
 With the default 18 hidden layers that is 6 + 6 + 6.  Fewer hidden layers
 (at least 6) drop the constant-resolution convolutions first; more add to
@@ -26,7 +36,6 @@ import nnscratch as nn
 
 AB_SCALE = 110.0          # ab = AB_SCALE * network output (tanh range)
 DOWNSAMPLING = 8
-DEFAULT_CONFIG = {"hidden_layers": 18, "width": 32, "norm": "batch"}
 # Order in which constant-resolution layers are added when hidden_layers > 6.
 _SAME_SLOTS = ("enc0", "enc1", "enc2", "dec2", "dec1", "dec0")
 
@@ -36,19 +45,34 @@ def normalize_lightness(lightness):
     return lightness / 50.0 - 1.0
 
 
-def check_config(hidden_layers: int, width: int, norm: str) -> dict:
-    """Validate a model configuration; return it as a plain dict."""
+def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False) -> dict:
+    """Validate a model configuration; return it as a plain dict.
+
+    The defaults of ``hints`` and ``skips`` are those of model files written
+    before these options existed, so such a file's stored configuration
+    rebuilds its own network.
+    """
     if not isinstance(hidden_layers, (int, np.integer)) or hidden_layers < 6:
         raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
     if not isinstance(width, (int, np.integer)) or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
     if norm not in ("batch", "none"):
         raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-    return {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm}
+    for name, value in (("hints", hints), ("skips", skips)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    return {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
+            "hints": bool(hints), "skips": bool(skips)}
+
+
+def build_model(config: dict, seed: int = 0) -> "Colorizer":
+    """The network a stored configuration describes (older files lack ``hints`` and ``skips``: both off)."""
+    return Colorizer(**check_config(**config), seed=seed)
 
 
 class Colorizer(nn.Module):
-    """CNN mapping normalised lightness ``(N, 1, H, W)`` to ab/110 ``(N, 2, H, W)`` in (-1, 1).
+    """CNN mapping normalised lightness ``(N, 1, H, W)`` (``(N, 4, H, W)`` with hint channels)
+    to ab/110 ``(N, 2, H, W)`` in (-1, 1).
 
     Parameters
     ----------
@@ -58,20 +82,27 @@ class Colorizer(nn.Module):
         Channels at full resolution; 2x and 4x deeper down.
     norm : 'batch' or 'none'
         Batch normalisation between each hidden convolution and its ReLU.
+    hints : bool
+        Take colour hints: 3 more input channels (hint a/110, hint b/110, mask).
+    skips : bool
+        Additive skip connections from each encoder resolution to the decoder.
     seed : int
         Seeds the He initialisation.
     """
 
-    def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", seed: int = 0):
+    def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", hints: bool = False,
+                 skips: bool = True, seed: int = 0):
         super().__init__()
-        self.config = check_config(hidden_layers, width, norm)
+        self.config = check_config(hidden_layers, width, norm, hints, skips)
         rng = np.random.default_rng(seed)
         widths = (width, 2 * width, 4 * width)
         extra = hidden_layers - 6
         same = set(_SAME_SLOTS[:extra])
         middle = max(extra - len(_SAME_SLOTS), 0)
         layers: list[nn.Module] = []
-        channels = 1
+        self.in_channels = channels = 4 if hints else 1
+        taps: dict[int, int] = {}      # resolution level -> index of the layer whose output is kept
+        adds: dict[int, int] = {}      # index of the layer after whose output a kept one is added -> tap index
 
         def hidden(out_channels, stride=1, dilation=1):
             nonlocal channels
@@ -87,29 +118,63 @@ class Colorizer(nn.Module):
         for level, stage_width in enumerate(widths):
             if f"enc{level}" in same:
                 hidden(stage_width)
+                if level == 0:
+                    taps[0] = len(layers) - 1
             hidden(stage_width, stride=2)
+            taps[level + 1] = len(layers) - 1
         for _ in range(middle):
             hidden(widths[2], dilation=2)
         for level, stage_width in ((2, widths[1]), (1, widths[0]), (0, widths[0])):
             layers.append(nn.Upsample(scale_factor=2, mode="bilinear"))
             hidden(stage_width)
+            if skips and level in taps:     # the encoder's output at this resolution and width
+                adds[len(layers) - 1] = taps[level]
             if f"dec{level}" in same:
                 hidden(stage_width)
         layers.append(nn.Conv2d(channels, 2, 3, padding=1, rng=rng))
         layers.append(nn.Tanh())
         self.body = nn.Sequential(*layers)
+        self._skip_adds = adds
+        self._skip_taps = set(adds.values())
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != 1:
-            raise ValueError(f"Colorizer expects normalised lightness of shape (N, 1, H, W), got {tuple(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            what = "lightness and 3 hint channels" if self.config["hints"] else "normalised lightness"
+            raise ValueError(f"Colorizer expects {what} of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % DOWNSAMPLING or x.shape[3] % DOWNSAMPLING:
             raise ValueError(f"Colorizer needs height and width divisible by {DOWNSAMPLING}, got {tuple(x.shape[2:])}")
-        return self.body.forward(x)
+        kept = {}
+        for index, layer in enumerate(self.body):
+            x = self.layer_forward(index, layer, x, kept)
+        return x
+
+    def layer_forward(self, index: int, layer: nn.Module, x, kept: dict):
+        """One layer of the body, with the skip connections: keep a tapped output, add a kept one."""
+        x = layer.forward(x)
+        if index in self._skip_taps:
+            kept[index] = x
+        if index in self._skip_adds:
+            x = x + kept.pop(self._skip_adds[index])
+        return x
 
     def backward(self, grad_output):
-        """Parameter gradients; returns None, since the lightness input is data and the first
-        convolution skips its input gradient (set ``body[0].input_grad = True`` to get it)."""
-        return self.body.backward(grad_output)
+        """Parameter gradients; returns None, since the input is data and the first
+        convolution skips its input gradient (set ``body[0].input_grad = True`` to get it).
+
+        A skip ``s = f(x) + kept`` hands ``ds`` to both ``f`` and the kept
+        tensor, whose gradient is added where it was tapped.
+        """
+        skip_grads = {}
+        layers = list(self.body)
+        for index in range(len(layers) - 1, -1, -1):
+            if index in self._skip_adds:
+                skip_grads[self._skip_adds[index]] = grad_output
+            if index in skip_grads:
+                grad_output = grad_output + skip_grads.pop(index)
+            grad_output = layers[index].backward(grad_output)
+            if grad_output is None:
+                break
+        return grad_output
 
     def hidden_layer_count(self) -> int:
         return sum(isinstance(m, nn.ReLU) for m in self.body)
@@ -123,13 +188,14 @@ def layer_table(model: Colorizer, height: int = 256, width: int = 256) -> list[d
 
     Runs one forward pass on a zero image of the given size to get the shapes.
     """
-    x = np.zeros((1, 1, height, width), dtype=next(iter(model.parameters())).data.dtype)
+    x = np.zeros((1, model.in_channels, height, width), dtype=next(iter(model.parameters())).data.dtype)
     rows = []
+    kept = {}
     was_training = model.training
     model.eval()
     megapixels = height * width / 1e6
     for index, layer in enumerate(model.body):
-        y = layer.forward(x)
+        y = model.layer_forward(index, layer, x, kept)
         params = sum(p.data.size for p in layer.parameters())
         if isinstance(layer, nn.Conv2d):
             flops = 2 * y.size * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]

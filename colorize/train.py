@@ -30,7 +30,7 @@ from enhance.io import find_images, write_atomically, write_figure
 
 from .data import CropSampler, PhotoSet
 from .evaluate import evaluate_photos
-from .model import Colorizer, check_config
+from .model import build_model, check_config
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.npz$")
 LOSSES = {"huber": lambda: nn.SmoothL1Loss(beta=0.1), "mse": nn.MSELoss, "l1": nn.L1Loss}
@@ -132,9 +132,20 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
           norm: str = "batch", loss: str = "huber", seed: int = 0, device: str = "cpu",
           val: str | Path | None = None, val_fraction: float = 0.0, checkpoint_every: int = 500,
           keep_checkpoints: int = 3, resume: bool = False, min_colorfulness: float = 5.0,
-          scale: tuple[float, float] = (0.3, 1.0), val_size: int = 256, log_every: int = 10,
+          photo_size: int | None = 320, scale: tuple[float, float] = (0.7, 1.0), val_size: int = 256,
+          log_every: int = 10, hints: bool = False, skips: bool = True, ema_decay: float = 0.999,
           progress: bool = True, stop_after: int | None = None) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
+
+    Photos are decoded once and kept with their long side at ``photo_size``
+    (None: as they are); crops of ``crop`` pixels are cut at a random
+    ``scale`` of that, so with the defaults the network sees photos at long
+    sides 224–320, the scale it colorizes at (working size 256).  ``hints``
+    trains the network to follow colour points too (none on half the crops).
+    ``ema_decay`` keeps an exponential moving average of the weights, which
+    validation scores and checkpoints carry for export (0: off); the
+    checkpoint with the best validation PSNR is also kept as
+    ``checkpoints/best.npz``.
 
     Give ``steps`` (optimizer steps) or ``epochs`` (passes over the training
     photos, one crop per photo each).  With ``resume=True`` the newest
@@ -173,7 +184,10 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         if checkpoint_every < 1 or keep_checkpoints < 1:
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
-        config = {"model": check_config(hidden_layers, width, norm), "data": str(data), "val": str(val) if val else None,
+        if not 0 <= ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        config = {"model": check_config(hidden_layers, width, norm, hints, skips), "data": str(data),
+                  "val": str(val) if val else None, "photo_size": photo_size, "ema_decay": ema_decay,
                   "val_fraction": val_fraction, "steps": steps, "epochs": epochs, "batch_size": batch_size,
                   "crop": crop, "lr": lr, "loss": loss, "seed": seed, "device": device,
                   "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
@@ -187,16 +201,19 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         train_paths, val_paths = paths, find_images(config["val"])
     else:
         train_paths, val_paths = _split(paths, config["val_fraction"], config["seed"])
-    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=progress)
+    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=progress,
+                                 max_side=config.get("photo_size"))
     if not photos.images:
         raise ValueError(f"none of the {len(train_paths)} training images in {config['data']} is usable")
     val_photos = PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=progress) if val_paths else None
     config["train_images"] = [str(p) for p in photos.paths]
     config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else []
-    sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]))
+    model_config = check_config(**config["model"])
+    sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
+                          hints=model_config["hints"])
     total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
 
-    model = Colorizer(**config["model"], seed=config["seed"])
+    model = build_model(config["model"], seed=config["seed"])
     optimizer = nn.Adam(model.parameters(), lr=config["lr"])
     criterion = LOSSES[config["loss"]]()
     step = 0
@@ -208,6 +225,10 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         model.to(device)
         optimizer.to(device)
     xp = nn.get_array_module(model.parameters()[0].data)
+    average = WeightAverage(model, config.get("ema_decay") or 0.0,
+                            checkpoint.get("ema") if checkpoint is not None else None)
+    best_gain = max((r["val_psnr"] - r["val_psnr_gray"] for r in _read_records(out / "metrics.jsonl", up_to=step)
+                     if "val_psnr" in r), default=-math.inf)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
@@ -218,17 +239,25 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     _write_records(metrics_path, records)
 
     def save_checkpoint():
-        record = _validate(model, val_photos, step, config["val_size"]) if val_photos else None
+        nonlocal best_gain
+        record = _validate(average.model(), val_photos, step, config["val_size"]) if val_photos else None
         if record:
             records.append(record)
             _append_record(metrics_path, record)
+            guided = (f"; with 10 hints {record['val_psnr_hints']:.2f} dB" if "val_psnr_hints" in record else "")
             say(f"step {step}: validation PSNR {record['val_psnr']:.2f} dB "
-                f"(grayscale {record['val_psnr_gray']:.2f} dB), colourfulness {record['val_colorfulness']:.1f} "
+                f"(grayscale {record['val_psnr_gray']:.2f} dB, {record['val_above_gray']} of {len(val_photos)} "
+                f"photos above it){guided}, colourfulness {record['val_colorfulness']:.1f} "
                 f"of {record['val_colorfulness_truth']:.1f}")
         state = {"format": "colorize-checkpoint", "config": config, "step": step,
                  "model": {k: v for k, v in model.state_dict().items()}, "optimizer": optimizer.state_dict(),
                  "rng": {"seed": config["seed"], "next_step": step}}
+        if average.enabled:
+            state["ema"] = average.state_dict()
         nn.save(out / "checkpoints" / f"step-{step:08d}.npz", state)
+        if record and record["val_psnr"] - record["val_psnr_gray"] > best_gain:
+            best_gain = record["val_psnr"] - record["val_psnr_gray"]
+            nn.save(out / "checkpoints" / "best.npz", state)
         _prune(out / "checkpoints", config["keep_checkpoints"])
         _plot(records, out / "loss.png")
 
@@ -250,6 +279,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
                                     "Try a lower learning rate.")
             model.backward(criterion.backward())
             optimizer.step()
+            average.update()
             step += 1
             window_images += config["batch_size"]
             bar.update(1)
@@ -275,9 +305,63 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
 def _validate(model, val_photos: PhotoSet, step: int, val_size: int) -> dict:
     photos = [(p.name, np.asarray(image)) for p, image in zip(val_photos.paths, val_photos.images)]
     result = evaluate_photos(model, photos, size=None, image_size=val_size)["mean"]
-    return {"step": step, "val_psnr": result["psnr"], "val_psnr_gray": result["psnr_gray"],
-            "val_ab_rmse": result["ab_rmse"], "val_colorfulness": result["colorfulness"],
-            "val_colorfulness_truth": result["colorfulness_truth"]}
+    record = {"step": step, "val_psnr": result["psnr"], "val_psnr_gray": result["psnr_gray"],
+              "val_above_gray": result["photos_above_gray"], "val_worst_gain": result["worst_gain"],
+              "val_ab_rmse": result["ab_rmse"], "val_colorfulness": result["colorfulness"],
+              "val_colorfulness_truth": result["colorfulness_truth"]}
+    if "psnr_hints" in result:
+        record["val_psnr_hints"] = result["psnr_hints"]
+    return record
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters (and a copy of its batch-norm statistics).
+
+    ``average = d * average + (1 - d) * weight`` after every optimizer step,
+    with ``d = min(decay, (1 + t) / (10 + t))`` at update t so that early
+    averages are not dominated by the initial weights.  Validation and
+    exported models use the average: it smooths the step-to-step swings of
+    whole-image colour casts that single checkpoints show.
+    """
+
+    def __init__(self, model: nn.Module, decay: float, state: dict | None = None):
+        self.live, self.decay, self.enabled = model, decay, decay > 0
+        self._shadow = None
+        self.updates = 0
+        if not self.enabled:
+            return
+        self._shadow = build_model(model.config)
+        if model.parameters()[0].data.dtype != self._shadow.parameters()[0].data.dtype:
+            self._shadow.double()
+        device = nn.backend.device_of(model.parameters()[0].data)
+        if device != "cpu":
+            self._shadow.to(device)
+        if state is not None:
+            self.updates = int(state.pop("updates", 0))
+            self._shadow.load_state_dict(state)
+        else:
+            self._shadow.load_state_dict(model.state_dict())
+        self._pairs = list(zip(self._shadow.parameters(), model.parameters()))
+
+    def update(self) -> None:
+        if not self.enabled:
+            return
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for shadow, live in self._pairs:
+            shadow.data *= decay
+            shadow.data += (1 - decay) * live.data
+
+    def model(self) -> nn.Module:
+        """The model to validate: the average (with the live batch-norm statistics), or the live model
+        when averaging is off."""
+        if not self.enabled:
+            return self.live
+        self._shadow.load_state_dict(dict(self.live.named_buffers()), strict=False)
+        return self._shadow
+
+    def state_dict(self) -> dict:
+        return {**self.model().state_dict(), "updates": np.int64(self.updates)}
 
 
 def _progress_bar(total: int, start: int, enabled: bool):

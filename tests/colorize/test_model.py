@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from colorize.model import Colorizer, layer_table
+from colorize.model import Colorizer, build_model, layer_table
 from nnscratch import gradcheck
 
 
@@ -37,13 +37,14 @@ def test_rejects_bad_configurations_and_inputs():
         Colorizer(width=2).forward(np.zeros((1, 3, 16, 16), dtype=np.float32))
 
 
-def test_whole_colorizer_gradient_check_in_float64():
-    model = Colorizer(hidden_layers=18, width=2, norm="batch", seed=3)
+@pytest.mark.parametrize("hints, skips", [(False, False), (True, True)])
+def test_whole_colorizer_gradient_check_in_float64(hints, skips):
+    model = Colorizer(hidden_layers=18, width=2, norm="batch", hints=hints, skips=skips, seed=3)
     for name, param in model.named_parameters():  # keep units off the ReLU kink
         if name.endswith("bias"):
             param.data = np.full(param.shape, 0.1, dtype=np.float32)
     model.body[0].input_grad = True          # check the gradient with respect to the input as well
-    x = np.random.default_rng(0).normal(size=(2, 1, 16, 16))
+    x = np.random.default_rng(0).normal(size=(2, model.in_channels, 16, 16))
     # Batch norm over a few values per channel amplifies a weight change many times, so a
     # step of 1e-6 can carry a unit across its ReLU kink; 1e-7 stays clear (rounding ~1e-9).
     errors = gradcheck(model, x, max_elements=12, step=1e-7)
@@ -66,3 +67,29 @@ def test_layer_table_counts_parameters_and_flops():
     assert sum(r["params"] for r in rows) == sum(p.data.size for p in model.parameters())
     first = rows[0]
     assert first["output"] == (8, 64, 64) and first["flops_per_megapixel"] == 2 * 8 * 9 * 1e6
+
+
+def test_skip_connections_join_encoder_and_decoder_of_the_same_resolution_and_width():
+    model = Colorizer(hidden_layers=18, width=4, skips=True)
+    plain = Colorizer(hidden_layers=18, width=4, skips=False)
+    assert len(model._skip_adds) == 3 and not plain._skip_adds
+    assert sum(p.data.size for p in model.parameters()) == sum(p.data.size for p in plain.parameters())
+    shapes, kept, x = {}, {}, np.zeros((1, 1, 32, 32), dtype=np.float32)
+    for index, layer in enumerate(model.body):
+        x = model.layer_forward(index, layer, x, kept)
+        shapes[index] = x.shape
+    for add, tap in model._skip_adds.items():
+        assert shapes[add] == shapes[tap]
+    # the same weights give a different function once the skips are on
+    plain.load_state_dict(model.state_dict())
+    x = np.random.default_rng(0).normal(size=(1, 1, 32, 32)).astype(np.float32)
+    assert not np.allclose(model.eval().forward(x), plain.eval().forward(x))
+
+
+def test_hint_input_has_four_channels_and_old_configurations_rebuild_without_skips_or_hints():
+    model = Colorizer(width=2, hints=True)
+    assert model.in_channels == 4 and model.body[0].in_channels == 4
+    with pytest.raises(ValueError, match=r"lightness and 3 hint channels.*\(N, 4, H, W\)"):
+        model.forward(np.zeros((1, 1, 16, 16), dtype=np.float32))
+    legacy = build_model({"hidden_layers": 18, "width": 2, "norm": "batch"})   # a file from before hints/skips
+    assert legacy.config["hints"] is False and legacy.config["skips"] is False and not legacy._skip_adds

@@ -1,0 +1,212 @@
+"""Colour hints: a user's coloured points, and how the network sees them.
+
+A hint is ``(y, x, colour)``: a point in the input image's pixel coordinates
+(ints or floats, ``0 <= y < height``, ``0 <= x < width``) and an sRGB colour,
+``(r, g, b)`` with 0–255 ints or ``"#rrggbb"``.  Only the colour's chroma
+(CIE a, b) is used; the photo keeps its own lightness.
+
+The network sees hints as three extra input channels at its working
+resolution (Zhang et al., "Real-Time User-Guided Image Colorization with
+Learned Deep Priors", SIGGRAPH 2017):
+
+    hint a / 110, hint b / 110   the hint's chroma at hinted pixels, 0 elsewhere
+    mask                         1 at hinted pixels, 0 elsewhere
+
+Several points on one working pixel are averaged.  No points (an all-zero
+mask) is automatic colorization.
+
+During training (:func:`training_hint_channels`) each crop gets a random
+number of points (none for half the crops, otherwise geometric with mean 8),
+each at a random pixel with the mean true chroma of a random 1x1 … 9x9
+patch around it, so one network learns both tasks.
+
+Files and the web API write hints as JSON: ``[{"y": 120, "x": 40, "color": "#c03020"}, ...]``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .color import rgb_to_lab
+from .model import AB_SCALE
+
+HINT_CHANNELS = 3
+_HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
+NO_HINT_PROBABILITY = 0.5       # share of training crops without any point
+POINTS_GEOMETRIC_P = 1 / 8      # otherwise 1, 2, ... points, mean 1/p
+MAX_PATCH = 9                   # hint colour = mean of a random 1x1 ... 9x9 patch of the truth
+
+
+def parse_color(colour) -> tuple[int, int, int]:
+    """``"#rrggbb"`` or ``(r, g, b)`` with 0–255 integers -> ``(r, g, b)``; ValueError otherwise."""
+    if isinstance(colour, str):
+        match = _HEX.match(colour.strip())
+        if not match:
+            raise ValueError(f"colour {colour!r} is not of the form '#rrggbb'")
+        value = int(match.group(1), 16)
+        return value >> 16, (value >> 8) & 255, value & 255
+    try:
+        channels = list(colour)
+    except TypeError:
+        raise ValueError(f"colour {colour!r} is neither '#rrggbb' nor (r, g, b)") from None
+    if len(channels) != 3 or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
+                                     and 0 <= c <= 255 for c in channels):
+        raise ValueError(f"colour {colour!r} is not (r, g, b) with integers 0-255")
+    return int(channels[0]), int(channels[1]), int(channels[2])
+
+
+def check_hints(hints, height: int, width: int) -> list[tuple[float, float, tuple[int, int, int]]]:
+    """Validate hints for an image of ``height`` x ``width``; return them as ``(y, x, (r, g, b))``.
+
+    Raises ValueError naming the first bad hint (not a triple, a coordinate
+    that is not a finite number inside the image, a malformed colour).
+    """
+    if hints is None:
+        return []
+    if isinstance(hints, (str, bytes, dict)):
+        raise ValueError("hints must be a sequence of (y, x, colour) points")
+    checked = []
+    for number, hint in enumerate(hints, 1):
+        try:
+            y, x, colour = hint
+        except (TypeError, ValueError):
+            raise ValueError(f"hint {number} ({hint!r}) is not a (y, x, colour) triple") from None
+        for name, value, limit in (("y", y, height), ("x", x, width)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"hint {number} ({hint!r}): {name} must be a number, got {value!r}")
+            if not math.isfinite(value) or not 0 <= value < limit:
+                raise ValueError(f"hint {number} ({hint!r}): {name}={value} is outside the image "
+                                 f"(0 <= {name} < {limit})")
+        try:
+            rgb = parse_color(colour)
+        except ValueError as error:
+            raise ValueError(f"hint {number} ({hint!r}): {error}") from None
+        checked.append((float(y), float(x), rgb))
+    return checked
+
+
+def hint_chroma(colours) -> np.ndarray:
+    """CIE (a, b) of sRGB 0–255 colours: (K, 2) float32."""
+    rgb = np.asarray(colours, dtype=np.float32).reshape(-1, 1, 3) / 255
+    return rgb_to_lab(rgb)[:, 0, 1:].astype(np.float32)
+
+
+def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int, int]) -> np.ndarray:
+    """The network's hint input (3, h, w) float32 for checked hints on an image of ``image_shape``.
+
+    A point (y, x) lands on working pixel ``(floor(y * h / H), floor(x * w / W))``;
+    points on one pixel have their chroma averaged.
+    """
+    height, width = image_shape
+    rows, cols = working_shape
+    channels = np.zeros((HINT_CHANNELS, rows, cols), dtype=np.float32)
+    if not hints:
+        return channels
+    points = np.array([(y, x) for y, x, _ in hints], dtype=np.float64)
+    row = np.minimum((points[:, 0] * rows / height).astype(np.int64), rows - 1)
+    col = np.minimum((points[:, 1] * cols / width).astype(np.int64), cols - 1)
+    chroma = hint_chroma([colour for _, _, colour in hints]) / AB_SCALE
+    flat = row * cols + col
+    counts = np.bincount(flat, minlength=rows * cols).reshape(rows, cols)
+    for channel in range(2):
+        sums = np.bincount(flat, weights=chroma[:, channel], minlength=rows * cols).reshape(rows, cols)
+        np.divide(sums, counts, out=channels[channel], where=counts > 0, casting="unsafe")
+    channels[2] = counts > 0
+    return channels
+
+
+def training_hint_channels(ab_target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random hints drawn from a crop's true chroma ``ab_target`` (2, H, W) (ab / 110): (3, H, W) float32."""
+    _, height, width = ab_target.shape
+    channels = np.zeros((HINT_CHANNELS, height, width), dtype=np.float32)
+    if rng.random() < NO_HINT_PROBABILITY:
+        return channels
+    for _ in range(int(rng.geometric(POINTS_GEOMETRIC_P))):
+        y, x = int(rng.integers(height)), int(rng.integers(width))
+        side = int(rng.integers(1, MAX_PATCH + 1))
+        top, left = max(0, y - side // 2), max(0, x - side // 2)
+        patch = ab_target[:, top:top + side, left:left + side]
+        channels[:2, y, x] = patch.mean(axis=(1, 2))
+        channels[2, y, x] = 1.0
+    return channels
+
+
+def truth_hints(rgb: np.ndarray, count: int, name: str = "") -> list[tuple[int, int, tuple[int, int, int]]]:
+    """``count`` hints sampled from a colour photo's truth, as a user who knew the colours would give them.
+
+    Points are uniform over the image; each colour is the photo's mean RGB
+    in a 5x5 patch.  Seeded by ``name`` (e.g. the file name), so an
+    evaluation gives the same points every time.
+    """
+    height, width = rgb.shape[:2]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    hints = []
+    for _ in range(count):
+        y, x = int(rng.integers(height)), int(rng.integers(width))
+        patch = rgb[max(0, y - 2):y + 3, max(0, x - 2):x + 3, :3].reshape(-1, 3).astype(np.float64)
+        hints.append((y, x, tuple(int(v) for v in np.rint(patch.mean(axis=0)))))
+    return hints
+
+
+# -- text forms ----------------------------------------------------------------------------------------
+
+def parse_hint_option(text: str) -> tuple[float, float, str]:
+    """``"Y,X:#RRGGBB"`` (the ``--hint`` option) -> ``(y, x, "#rrggbb")``."""
+    match = re.fullmatch(r"\s*([^,:]+),([^,:]+):(#[0-9a-fA-F]{6})\s*", text)
+    if not match:
+        raise ValueError(f"hint {text!r} is not of the form Y,X:#RRGGBB (e.g. 120,40:#c03020)")
+    try:
+        y, x = float(match.group(1)), float(match.group(2))
+    except ValueError:
+        raise ValueError(f"hint {text!r}: Y and X must be numbers") from None
+    return y, x, match.group(3)
+
+
+def hints_from_json(data) -> list[tuple[float, float, str]]:
+    """The JSON form ``[{"y": .., "x": .., "color": "#rrggbb"}, ...]`` (already parsed) as hint triples."""
+    if not isinstance(data, list):
+        raise ValueError('hints must be a JSON list of {"y": .., "x": .., "color": "#rrggbb"} objects')
+    hints = []
+    for number, item in enumerate(data, 1):
+        if not isinstance(item, dict) or set(item) != {"y", "x", "color"}:
+            raise ValueError(f'hint {number} ({json.dumps(item)}) must have exactly the keys "y", "x" and "color"')
+        hints.append((item["y"], item["x"], item["color"]))
+    return hints
+
+
+def read_hints_file(path: str | Path) -> list[tuple[float, float, str]]:
+    """Hints from a JSON file (see :func:`hints_from_json`)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    try:
+        return hints_from_json(data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def hints_to_json(hints) -> list[dict]:
+    """Checked hints as the JSON form."""
+    return [{"y": y, "x": x, "color": "#{:02x}{:02x}{:02x}".format(*parse_color(colour))} for y, x, colour in hints]
+
+
+def draw_hints(rgb: np.ndarray, hints, radius: int | None = None) -> np.ndarray:
+    """A copy of a uint8 RGB image with each hint drawn as a filled disc of its colour, ringed black and white."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
+    radius = radius or max(3, round(max(picture.size) / 120))
+    draw = ImageDraw.Draw(picture)
+    for y, x, colour in hints:
+        box = (x - radius, y - radius, x + radius, y + radius)
+        draw.ellipse(box, fill=parse_color(colour), outline=(255, 255, 255), width=max(1, radius // 3))
+        outer = (x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1)
+        draw.ellipse(outer, outline=(0, 0, 0), width=1)
+    return np.asarray(picture)
