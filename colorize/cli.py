@@ -17,12 +17,17 @@ import nnscratch as nn
 from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_image
 
 from .data import to_rgb_uint8
+from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
 from .metrics import colorfulness
 from .model import Colorizer, layer_table
 from .train import TrainingError, train
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
+
+
+class UsageError(ValueError):
+    """A mistake in the command's arguments found before anything is written: exit status 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--enhance", nargs="+", metavar="OP[:ARGS]", default=[],
                          help="enhance operations applied to the result, e.g. --enhance contrast:1.2 hdr:detail=2 "
                               "(see 'enhance --list')")
+    predict.add_argument("--hint", action="append", default=[], metavar="Y,X:#RRGGBB",
+                         help="a colour point in the input's pixel coordinates (repeat for more), e.g. "
+                              "--hint 120,40:#c03020; only its chroma is used")
+    predict.add_argument("--hints", metavar="FILE.json|DIR",
+                         help='colour points as JSON [{"y": 120, "x": 40, "color": "#c03020"}, ...]; with folder '
+                              "input, a folder of <image-stem>.json files (images without one get no points)")
+    predict.add_argument("--show-hints", metavar="OUT.png",
+                         help="also write the result with the colour points drawn on it (one input file)")
     _model_arguments(predict)
 
     fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
@@ -152,14 +165,21 @@ def run_predict(args) -> int:
     single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
     if single and args.format:
         raise ValueError("--format is for folder output; for one file the output's extension decides")
-    from enhance.cli import UsageError, apply, check_operations, parse_operation
+    from enhance.cli import UsageError as OperationError
+    from enhance.cli import apply, check_operations, parse_operation
 
     try:
         operations = [parse_operation(text) for text in args.enhance]
         check_operations(operations)
-    except UsageError as error:
+    except OperationError as error:
         raise ValueError(f"--enhance: {error}") from None
+    hints_for = _hint_source(args, files, single)
+    if args.show_hints and not single:
+        raise UsageError("--show-hints draws the points of one input file; give one input file")
     model = load_model(args.checkpoint)
+    if not model.config["hints"] and (args.hint or args.hints):
+        raise UsageError("this model was trained without colour hints and cannot follow them "
+                         "(train one with 'colorize train --hints')")
     failures, told_about_colour = [], False
     for source, relative in files:
         if single:
@@ -169,12 +189,23 @@ def run_predict(args) -> int:
             target = output / relative.with_suffix(suffix)
         try:
             image = read_image(source)
+            hints = hints_for(source, relative)
+            if hints and single:   # a point outside the one image is a usage error: nothing is written
+                try:
+                    check_hints(hints, *image.shape[:2])
+                except ValueError as error:
+                    raise UsageError(f"{source}: {error}") from None
             if image.ndim == 3 and image.shape[2] >= 3 and not told_about_colour:
                 if colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
                     print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
                     told_about_colour = True
-            write_image(target, apply(colorize(image, model, size=args.size), operations))
+            result = colorize(image, model, size=args.size, hints=hints)
+            write_image(target, apply(result, operations))
+            if args.show_hints:
+                write_image(args.show_hints, draw_hints(result, check_hints(hints, *image.shape[:2])))
             print(f"{source} -> {target}")
+        except UsageError:
+            raise
         except (ImageError, OSError, ValueError) as error:
             failures.append(source)
             print(f"failed: {source}: {error}", file=sys.stderr)
@@ -182,6 +213,40 @@ def run_predict(args) -> int:
         print(f"colorized {len(files) - len(failures)} of {len(files)} files; {len(failures)} failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _hint_source(args, files, single):
+    """A function (file, relative path) -> hints for that file, from --hint and --hints; checks every
+    hint file before anything is written (UsageError on a malformed one)."""
+    try:
+        given = [parse_hint_option(text) for text in args.hint]
+    except ValueError as error:
+        raise UsageError(f"--hint: {error}") from None
+    if not args.hints:
+        return lambda source, relative: given
+    location = Path(args.hints)
+    if location.is_dir():
+        if single:
+            candidates = {files[0][0]: location / f"{files[0][0].stem}.json"}
+        else:
+            candidates = {source: location / relative.with_suffix(".json") for source, relative in files}
+            for source, relative in files:   # a flat folder of <stem>.json files works as well
+                if not candidates[source].is_file():
+                    candidates[source] = location / f"{source.stem}.json"
+        try:
+            per_file = {source: read_hints_file(path) for source, path in candidates.items() if path.is_file()}
+        except (ValueError, OSError) as error:
+            raise UsageError(f"--hints: {error}") from None
+        return lambda source, relative: given + per_file.get(source, [])
+    if not location.is_file():
+        raise UsageError(f"--hints: no such file or folder: {location}")
+    if not single:
+        raise UsageError("--hints FILE.json is for one input file; with folders give a folder of <image-stem>.json files")
+    try:
+        from_file = read_hints_file(location)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"--hints: {error}") from None
+    return lambda source, relative: given + from_file
 
 
 def run_train(args) -> int:
@@ -281,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("colorize: interrupted", file=sys.stderr)
         return 130
+    except UsageError as error:
+        print(f"colorize: error: {error}", file=sys.stderr)
+        return 2
     except EXPECTED_ERRORS as error:
         print(f"colorize: error: {error}", file=sys.stderr)
         return 1

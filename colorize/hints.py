@@ -12,13 +12,16 @@ Learned Deep Priors", SIGGRAPH 2017):
     hint a / 110, hint b / 110   the hint's chroma at hinted pixels, 0 elsewhere
     mask                         1 at hinted pixels, 0 elsewhere
 
-Several points on one working pixel are averaged.  No points (an all-zero
-mask) is automatic colorization.
+A point marks a small square (5 x 5 working pixels) around it; where
+squares overlap, their chroma is averaged.  No points (an all-zero mask)
+is automatic colorization.
 
 During training (:func:`training_hint_channels`) each crop gets a random
 number of points (none for half the crops, otherwise geometric with mean 8),
-each at a random pixel with the mean true chroma of a random 1x1 … 9x9
-patch around it, so one network learns both tasks.
+each a random 1x1 … 9x9 patch marked with its mean true chroma, as Zhang et
+al. reveal patches, so one network learns both tasks.  (Single-pixel marks
+were tried first: a small network trained on flat colours for 300 steps
+barely followed them, while it follows a 5 x 5 mark closely.)
 
 Files and the web API write hints as JSON: ``[{"y": 120, "x": 40, "color": "#c03020"}, ...]``.
 """
@@ -39,7 +42,8 @@ HINT_CHANNELS = 3
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 NO_HINT_PROBABILITY = 0.5       # share of training crops without any point
 POINTS_GEOMETRIC_P = 1 / 8      # otherwise 1, 2, ... points, mean 1/p
-MAX_PATCH = 9                   # hint colour = mean of a random 1x1 ... 9x9 patch of the truth
+MAX_PATCH = 9                   # training: a random 1x1 ... 9x9 patch of the truth, marked with its mean
+HINT_PATCH = 5                  # a user's point marks this square of working pixels (the mean training patch)
 
 
 def parse_color(colour) -> tuple[int, int, int]:
@@ -96,11 +100,13 @@ def hint_chroma(colours) -> np.ndarray:
     return rgb_to_lab(rgb)[:, 0, 1:].astype(np.float32)
 
 
-def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int, int]) -> np.ndarray:
+def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int, int],
+                  patch: int = HINT_PATCH) -> np.ndarray:
     """The network's hint input (3, h, w) float32 for checked hints on an image of ``image_shape``.
 
-    A point (y, x) lands on working pixel ``(floor(y * h / H), floor(x * w / W))``;
-    points on one pixel have their chroma averaged.
+    A point (y, x) lands on working pixel ``(floor(y * h / H), floor(x * w / W))``
+    and marks the ``patch`` x ``patch`` square around it (as training marks a
+    patch per point); where points' squares overlap their chroma is averaged.
     """
     height, width = image_shape
     rows, cols = working_shape
@@ -108,14 +114,16 @@ def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int,
     if not hints:
         return channels
     points = np.array([(y, x) for y, x, _ in hints], dtype=np.float64)
-    row = np.minimum((points[:, 0] * rows / height).astype(np.int64), rows - 1)
-    col = np.minimum((points[:, 1] * cols / width).astype(np.int64), cols - 1)
+    centre_row = np.minimum((points[:, 0] * rows / height).astype(np.int64), rows - 1)
+    centre_col = np.minimum((points[:, 1] * cols / width).astype(np.int64), cols - 1)
     chroma = hint_chroma([colour for _, _, colour in hints]) / AB_SCALE
-    flat = row * cols + col
-    counts = np.bincount(flat, minlength=rows * cols).reshape(rows, cols)
-    for channel in range(2):
-        sums = np.bincount(flat, weights=chroma[:, channel], minlength=rows * cols).reshape(rows, cols)
-        np.divide(sums, counts, out=channels[channel], where=counts > 0, casting="unsafe")
+    sums = np.zeros((2, rows, cols))
+    counts = np.zeros((rows, cols))
+    for row, col, value in zip(centre_row - patch // 2, centre_col - patch // 2, chroma):
+        window = (slice(max(row, 0), max(row + patch, 0)), slice(max(col, 0), max(col + patch, 0)))
+        sums[(slice(None), *window)] += value[:, None, None]
+        counts[window] += 1
+    np.divide(sums, counts, out=channels[:2], where=counts > 0, casting="unsafe")
     channels[2] = counts > 0
     return channels
 
@@ -131,8 +139,8 @@ def training_hint_channels(ab_target: np.ndarray, rng: np.random.Generator) -> n
         side = int(rng.integers(1, MAX_PATCH + 1))
         top, left = max(0, y - side // 2), max(0, x - side // 2)
         patch = ab_target[:, top:top + side, left:left + side]
-        channels[:2, y, x] = patch.mean(axis=(1, 2))
-        channels[2, y, x] = 1.0
+        channels[:2, top:top + side, left:left + side] = patch.mean(axis=(1, 2))[:, None, None]
+        channels[2, top:top + side, left:left + side] = 1.0
     return channels
 
 

@@ -43,11 +43,15 @@ def assert_same_state(first, second):
     for index, state in first["optimizer"]["state"].items():
         for key, value in state.items():
             np.testing.assert_array_equal(value, second["optimizer"]["state"][index][key])
+    assert first["ema"].keys() == second["ema"].keys()
+    for name, value in first["ema"].items():
+        np.testing.assert_array_equal(value, second["ema"][name], err_msg=f"ema {name}")
 
 
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path):
-    train(data=photo_folder, out=tmp_path / "straight", steps=6, **SMALL)
-    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, **SMALL)
+@pytest.mark.parametrize("hints", [False, True])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path, hints):
+    train(data=photo_folder, out=tmp_path / "straight", steps=6, hints=hints, **SMALL)
+    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, hints=hints, **SMALL)
     assert weights(tmp_path / "pieces")["step"] == 3
     train(data=photo_folder, out=tmp_path / "pieces", resume=True, progress=False)
     assert_same_state(weights(tmp_path / "straight"), weights(tmp_path / "pieces"))
