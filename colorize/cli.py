@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
-from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_image
+from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, to_uint8, write_image
 
 from .data import to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
@@ -199,10 +199,11 @@ def run_predict(args) -> int:
                 if colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
                     print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
                     told_about_colour = True
-            result = colorize(image, model, size=args.size, hints=hints)
+            result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
+                              dtype=np.uint16 if image.dtype == np.uint16 else np.uint8)
             write_image(target, apply(result, operations))
             if args.show_hints:
-                write_image(args.show_hints, draw_hints(result, check_hints(hints, *image.shape[:2])))
+                write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
             print(f"{source} -> {target}")
         except UsageError:
             raise

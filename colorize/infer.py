@@ -150,8 +150,8 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
 
 
 def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE,
-             hints=None) -> np.ndarray:
-    """Colorize a photo: an RGB uint8 array of the input's height and width.
+             hints=None, dtype=np.uint8) -> np.ndarray:
+    """Colorize a photo: an RGB array (uint8 by default) of the input's height and width.
 
     Parameters
     ----------
@@ -168,7 +168,12 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
         ``(r, g, b)`` (0–255) or ``"#rrggbb"``, of which only the chroma is
         used.  ``[]`` or None: automatic colorization.  Needs a model trained
         with hints (the shipped one is); ValueError names a bad hint.
+    dtype : uint8 or uint16
+        Of the result; uint16 keeps a 16-bit photo's lightness at full precision.
     """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"colorize returns uint8 or uint16 images, not {dtype}")
     image = _check_image(image)
     hints = check_hints(hints, image.shape[0], image.shape[1])
     model = load_model() if model is None else model
@@ -178,13 +183,15 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     ab_a = _resize(ab_small[..., 0], width, height)
     ab_b = _resize(ab_small[..., 1], width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
-    result = np.empty((height, width, 4 if has_alpha else 3), dtype=np.uint8)
+    peak = np.iinfo(dtype).max
+    result = np.empty((height, width, 4 if has_alpha else 3), dtype=dtype)
     for top in range(0, height, BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
         lab = np.stack([light[rows], ab_a[rows], ab_b[rows]], axis=-1)
-        result[rows, :, :3] = np.rint(lab_to_rgb(lab) * 255)
+        result[rows, :, :3] = np.rint(lab_to_rgb(lab) * peak)
     if has_alpha:
-        result[..., 3] = np.rint(_as_float(image[..., -1]) * 255)
+        alpha = image[..., -1]
+        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(_as_float(alpha).astype(np.float64) * peak)
     return result
 
 

@@ -12,8 +12,12 @@ the camera's response f (pixel value z = f(E t) for radiance E and time t):
   (Mertens et al. 2007).
 * ``tonemap*`` squeeze a radiance map back into [0, 1] for display.
 
-Images are uint8, ``(H, W)`` or ``(H, W, 3)`` with channels in RGB order (the
-channel order only matters where OpenCV uses gray = 0.299 c0 + 0.587 c1 + 0.114 c2).
+Images are uint8, ``(H, W)`` or ``(H, W, 3)`` with channels in RGB order, as
+everywhere in this library.  Where a gray is needed (fusion contrast, tone
+mapping) it is Rec. 601 luma, 0.299 R + 0.587 G + 0.114 B.  OpenCV's photo
+module computes the same expression on channels 0, 1, 2 — it reads channel 0
+as red although its own images are BGR — so the reference tests give OpenCV
+the RGB array as it stands (tests/enhance/test_exposure.py shows both facts).
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ RGB, CMYK, YCbCr, LAB, HSV     (H, W, 3) as RGB        uint8
 RGBA, P with transparency, PA  (H, W, 4)               uint8
 P without transparency         (H, W, 3)               uint8
 I;16 (16-bit gray)             (H, W)                  uint16
+16-bit RGB, RGBA (PNG, TIFF)   (H, W, 3|4)             uint16
 I (32-bit int)                 (H, W)                  uint16 if it fits, else int32
 F (32-bit float)               (H, W)                  float32
 =============================  ======================  ===========
@@ -18,6 +19,12 @@ F (32-bit float)               (H, W)                  float32
 The EXIF orientation tag is applied, so arrays are the right way up.
 Writing picks the format from the file extension and goes through a
 temporary file renamed into place, so a failed write never leaves half a file.
+
+Pillow holds at most 8 bits per colour channel, so 16-bit RGB and RGBA PNG
+and TIFF files are decoded and encoded with ``imagecodecs`` (libpng; and
+for TIFF, through ``tifffile``, every compression libtiff knows) — bit for
+bit.  Both come with the ``16bit`` extra.  Without
+it they are read and written as 8-bit, with a warning that says so.
 """
 from __future__ import annotations
 
@@ -57,6 +64,62 @@ def _to_array_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if "A" in mode else "RGB")
 
 
+class PrecisionWarning(UserWarning):
+    """16-bit colour read or written as 8-bit because the 16-bit codec is not installed."""
+
+
+_SIXTEEN_BIT_HINT = "install the 16bit extra (pip install imagecodecs tifffile) to keep 16 bits"
+
+
+def _sixteen_bit_codecs():
+    """``(imagecodecs, tifffile)``, or None when the ``16bit`` extra is not installed."""
+    try:
+        import imagecodecs
+        import tifffile
+    except ImportError:
+        return None
+    return imagecodecs, tifffile
+
+
+def _is_16bit_colour(path: Path, image: Image.Image) -> bool:
+    """Whether the file stores 16-bit colour channels that Pillow would cut to 8 bits."""
+    if image.mode not in ("RGB", "RGBA"):
+        return False
+    if image.format == "PNG":
+        with open(path, "rb") as handle:
+            header = handle.read(26)           # signature (8), IHDR length+type (8), width, height, depth, colour
+        return len(header) == 26 and header[24] == 16
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return all(b == 16 for b in bits)
+    return False
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF/TIFF orientation (1-8) to an (H, W, C) array, as ``ImageOps.exif_transpose`` does."""
+    steps = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+             5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 1)[::-1],
+             8: lambda a: np.rot90(a, 1)}
+    return steps[orientation](array) if orientation in steps else array
+
+
+def _read_16bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
+    codecs = _sixteen_bit_codecs()
+    if codecs is None:
+        warnings.warn(f"{path}: 16-bit colour read as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=3)
+        return None
+    imagecodecs, tifffile = codecs
+    try:
+        array = (imagecodecs.png_decode(path.read_bytes()) if image.format == "PNG"
+                 else tifffile.imread(path, key=0))
+    except Exception as error:   # the codecs' own error types
+        raise ImageError(f"{path} is truncated or corrupt ({error})") from None
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint16:
+        raise ImageError(f"{path}: unexpected 16-bit layout {array.shape} {array.dtype}")
+    return _orient(array, image.getexif().get(0x0112, 1))
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file into an array (see the module docstring for shapes and dtypes).
 
@@ -73,6 +136,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if image.width * image.height > 0 and _is_16bit_colour(path, image):
+                    array = _read_16bit_colour(path, image)
+                    if array is not None:
+                        return np.ascontiguousarray(array)
                 image.load()
                 image = ImageOps.exif_transpose(image) or image
                 image = _to_array_mode(image)
@@ -117,7 +184,8 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
     """Write an array to ``path``; the extension picks the format.
 
     uint8 gray, gray+alpha, RGB and RGBA are written as they are; uint16 gray
-    stays 16-bit in PNG and TIFF; floats in [0, 1] are stored as 8-bit.
+    and colour (RGB, RGBA) stay 16-bit in PNG and TIFF (colour through the
+    ``16bit`` extra; TIFF deflate-compressed); floats in [0, 1] are stored as 8-bit.
     Formats without alpha (JPEG, BMP) drop the alpha channel.  The file is
     written to a temporary name and renamed into place.
     """
@@ -132,6 +200,18 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     channels = 1 if array.ndim == 2 else array.shape[2]
+    if array.dtype == np.uint16 and channels in (3, 4) and image_format in ("PNG", "TIFF"):
+        codecs = _sixteen_bit_codecs()
+        if codecs is not None:
+            imagecodecs, tifffile = codecs
+            array = np.ascontiguousarray(array)
+            if image_format == "PNG":
+                encoded = imagecodecs.png_encode(array)
+                return write_atomically(path, lambda handle: handle.write(encoded))
+            alpha = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
+            return write_atomically(path, lambda handle: tifffile.imwrite(
+                handle, array, photometric="rgb", compression="zlib", **alpha))
+        warnings.warn(f"{path}: 16-bit colour written as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=2)
     if array.dtype == np.uint16 and channels == 1 and image_format in ("PNG", "TIFF"):
         image = Image.fromarray(np.ascontiguousarray(array))  # uint16 (H, W) -> mode I;16
     else:

@@ -117,3 +117,21 @@ def test_predict_can_enhance_the_result(tmp_path, model_file, capsys):
     assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "bad.png"), "--checkpoint", str(model_file),
                  "--enhance", "gamma:-2"]) == 1
     assert "--enhance: gamma must be" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
+
+
+def test_predict_keeps_16_bit_photos_16_bit(tmp_path, model_file):
+    pytest.importorskip("imagecodecs", reason="the 16bit extra decodes 16-bit colour")
+    from colorize import colorize, load_model
+    from enhance.io import write_image
+    from tests.enhance.test_io import sixteen_bit_photo
+
+    photo = sixteen_bit_photo(4)
+    write_image(tmp_path / "deep.png", photo)
+    assert main(["predict", str(tmp_path / "deep.png"), "-o", str(tmp_path / "out.png"),
+                 "--checkpoint", str(model_file)]) == 0
+    out = read_image(tmp_path / "out.png")
+    assert out.dtype == np.uint16 and out.shape == photo.shape
+    np.testing.assert_array_equal(out, colorize(photo, load_model(model_file), dtype=np.uint16))
+    np.testing.assert_array_equal(out[..., 3], photo[..., 3])       # alpha passes through, all 16 bits
+    # the lightness keeps 16-bit precision: far more distinct levels than 8 bits could hold
+    assert len(np.unique(out[..., 1])) > 256

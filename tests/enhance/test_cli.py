@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from enhance import clahe, contrast, equalize_hist, gamma, read_image
+from enhance.io import write_image
 from enhance.cli import main
 from tests.conftest import synthetic_photo
 
@@ -27,6 +28,18 @@ def test_sixteen_bit_png_stays_sixteen_bit(tmp_path):
     Image.fromarray(image).save(tmp_path / "deep.png")
     assert main([str(tmp_path / "deep.png"), str(tmp_path / "out.tif"), "invert"]) == 0
     np.testing.assert_array_equal(read_image(tmp_path / "out.tif"), 65535 - image)
+
+
+def test_sixteen_bit_colour_stays_sixteen_bit_through_the_command(tmp_path):
+    pytest.importorskip("imagecodecs", reason="the 16bit extra decodes 16-bit colour")
+    from tests.enhance.test_io import sixteen_bit_photo
+
+    photo = sixteen_bit_photo(3)
+    write_image(tmp_path / "deep.png", photo)
+    assert main([str(tmp_path / "deep.png"), str(tmp_path / "out.tif"), "gamma:0.8", "contrast:1.2"]) == 0
+    out = read_image(tmp_path / "out.tif")
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, contrast(gamma(photo, 0.8), 1.2))
 
 
 @pytest.mark.parametrize("operations, message", [

@@ -145,3 +145,73 @@ def test_hdr_merge_command(bracket, tmp_path, capsys):
     assert main(["hdr-merge", *paths, "--times", "1/30", "0", "1/2", "2", "--method", "debevec", "-o", str(tmp_path / "x.png")]) == 2
     assert "positive" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+# --- channel order: every function takes RGB ---------------------------------------------------
+# OpenCV's photo module (MergeMertens, the tone maps) converts colour to gray with
+# 0.299 c0 + 0.587 c1 + 0.114 c2, i.e. it reads channel 0 as red although its own images are
+# BGR.  Fed an RGB array as it stands, OpenCV therefore weighs red 0.299 and blue 0.114 —
+# the Rec. 601 luma our functions compute on RGB.  Fed OpenCV's usual BGR order it would
+# weigh blue 0.299, which is the quirk, not the reference: the tests below show both facts.
+
+def red_and_blue_halves(value=0.6):
+    """(8, 8, 3) float32 RGB radiance: left half pure red, right half pure blue, of equal value."""
+    image = np.full((8, 8, 3), 0.05, dtype=np.float32)
+    image[:, :4, 0] = value
+    image[:, 4:, 2] = value
+    return image
+
+
+def test_luminance_weighs_red_0299_and_blue_0114():
+    gray = exposure._gray(red_and_blue_halves())
+    np.testing.assert_allclose(gray[0, 0], 0.299 * 0.6 + (0.587 + 0.114) * 0.05, rtol=1e-6)
+    np.testing.assert_allclose(gray[0, 7], 0.114 * 0.6 + (0.299 + 0.587) * 0.05, rtol=1e-6)
+    # through the tone maps: pure red and pure blue of equal value do not map alike, and red,
+    # the brighter to the eye, keeps more of its value under Drago's compression
+    for tonemap in (exposure.tonemap_reinhard, exposure.tonemap_drago, exposure.tonemap_mantiuk):
+        mapped = tonemap(red_and_blue_halves())
+        assert abs(mapped[0, 0, 0] - mapped[0, 7, 2]) > 1e-3, tonemap.__name__
+
+
+def test_opencv_photo_module_reads_channel_0_as_red():
+    rgb = red_and_blue_halves()
+    ours = exposure.tonemap_drago(rgb)
+    as_given = cv2.createTonemapDrago().process(rgb.copy())
+    as_bgr = cv2.createTonemapDrago().process(rgb[..., ::-1].copy())[..., ::-1]
+    assert np.abs(ours - as_given).max() <= 1e-5          # OpenCV's gray on the array as it stands
+    assert np.abs(ours - as_bgr).max() > 1e-2             # BGR order swaps the weights of red and blue
+
+
+@pytest.fixture(scope="module")
+def photo_brackets():
+    """Brackets from three colour photographs with strong reds and blues (scikit-image's data)."""
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the photographs")
+    brackets = []
+    for photo in (data.coffee()[::3, ::3], data.chelsea()[::3, ::3], data.rocket()[::3, ::3]):
+        scene = (photo.astype(np.float64) / 255) ** 2.2 * 3 + 0.01
+        brackets.append([camera(scene, t) for t in TIMES])
+    return brackets
+
+
+def test_fusion_and_tone_maps_match_opencv_on_photographs(photo_brackets):
+    # The rocket's sky is flat: its contrast weights are ~0 in every exposure, so the per-pixel
+    # normalisation divides numbers near the 1e-12 floor and last-bit differences in the gray
+    # grow to 1e-3 there (still at most one 8-bit level); elsewhere the match is 5e-7.
+    for bracket, float_tolerance in zip(photo_brackets, (5e-5, 5e-5, 2e-3)):
+        ours = exposure.merge_mertens(bracket, 1, 1, 1)
+        theirs = cv2.createMergeMertens(1, 1, 1).process(bracket)
+        assert np.abs(ours - theirs).max() <= float_tolerance
+        to_uint8 = lambda x: np.clip(x * 255, 0, 255).astype(int)  # noqa: E731
+        assert np.abs(to_uint8(ours) - to_uint8(theirs)).max() <= 1
+        radiance = exposure.merge_debevec(bracket, TIMES)
+        for mine, theirs in ((exposure.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
+                             (exposure.tonemap_drago(radiance), cv2.createTonemapDrago()),
+                             (exposure.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk())):
+            assert np.abs(mine - theirs.process(radiance.copy())).max() <= 1e-4
+
+
+def test_swapping_red_and_blue_swaps_them_in_radiance_merges(photo_brackets):
+    bracket = photo_brackets[0]
+    swapped = [image[..., ::-1].copy() for image in bracket]
+    for merge in (lambda b: exposure.merge_debevec(b, TIMES), lambda b: exposure.merge_robertson(b, TIMES)):
+        np.testing.assert_allclose(merge(swapped), merge(bracket)[..., ::-1], rtol=1e-5)

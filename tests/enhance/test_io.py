@@ -104,3 +104,53 @@ def test_writes_are_atomic_and_check_their_input(tmp_path, monkeypatch):
 
 def test_find_images_is_recursive_and_sorted(photo_folder):
     assert [p.name for p in find_images(photo_folder)] == ["deep.jpg", "photo0.png", "photo1.png", "photo2.png"]
+
+
+def sixteen_bit_photo(channels):
+    """A 16-bit colour photo (RGB order) spanning the full range, with the edge values 0 and 65535."""
+    photo = synthetic_photo(30, 41).astype(np.uint32) * 257 + np.random.default_rng(0).integers(0, 257, (30, 41, 3))
+    array = np.clip(photo, 0, 65535).astype(np.uint16)
+    if channels == 4:
+        array = np.concatenate([array, np.linspace(0, 65535, 30 * 41).reshape(30, 41, 1).astype(np.uint16)], axis=2)
+    array[0, 0], array[0, 1] = 0, 65535
+    return array
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_colour_is_read_and_written_bit_for_bit_as_opencv_does(tmp_path, suffix, channels):
+    cv2 = pytest.importorskip("cv2", reason="OpenCV writes and reads the reference files")
+    pytest.importorskip("imagecodecs", reason="the 16bit extra decodes 16-bit colour")
+    rgb = sixteen_bit_photo(channels)
+    to_bgr = [2, 1, 0, 3][:channels]
+    assert cv2.imwrite(str(tmp_path / f"cv{suffix}"), rgb[..., to_bgr])          # OpenCV's own file
+    ours = read_image(tmp_path / f"cv{suffix}")
+    assert ours.dtype == np.uint16 and ours.shape == rgb.shape
+    np.testing.assert_array_equal(ours, rgb)
+    write_image(tmp_path / f"ours{suffix}", rgb)                                  # our file, read by OpenCV
+    theirs = cv2.imread(str(tmp_path / f"ours{suffix}"), cv2.IMREAD_UNCHANGED)
+    assert theirs.dtype == np.uint16
+    np.testing.assert_array_equal(theirs[..., to_bgr], rgb)
+    np.testing.assert_array_equal(read_image(tmp_path / f"ours{suffix}"), rgb)
+
+
+def test_16_bit_colour_tiff_keeps_its_orientation(tmp_path):
+    tifffile = pytest.importorskip("tifffile", reason="the 16bit extra writes the tagged file")
+    rgb = sixteen_bit_photo(3)
+    tifffile.imwrite(tmp_path / "o.tif", rgb, photometric="rgb", extratags=[(274, "H", 1, 6, True)])  # rotate 90 cw
+    np.testing.assert_array_equal(read_image(tmp_path / "o.tif"), np.rot90(rgb, -1))
+
+
+def test_without_the_16bit_extra_colour_falls_back_to_8_bits_and_says_so(tmp_path, monkeypatch):
+    import enhance.io
+
+    pytest.importorskip("imagecodecs", reason="the 16bit extra writes the 16-bit file")
+    rgb = sixteen_bit_photo(3)
+    write_image(tmp_path / "x.png", rgb)
+    monkeypatch.setattr(enhance.io, "_sixteen_bit_codecs", lambda: None)
+    with pytest.warns(enhance.io.PrecisionWarning, match="16-bit colour read as 8 bits"):
+        eight = read_image(tmp_path / "x.png")
+    assert eight.dtype == np.uint8 and np.abs(eight.astype(int) - (rgb >> 8)).max() <= 1
+    with pytest.warns(enhance.io.PrecisionWarning, match="written as 8 bits"):
+        write_image(tmp_path / "y.png", rgb)
+    assert read_image(tmp_path / "y.png").dtype == np.uint8

@@ -56,3 +56,48 @@ def test_shape_dtype_range_and_alpha_are_kept(name, image):
         assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     if image.ndim == 3 and image.shape[2] in (2, 4):
         np.testing.assert_array_equal(out[..., -1], image[..., -1])
+
+
+# Operations that treat each colour channel alike (per-channel point operations and filters):
+# swapping red and blue in the input must swap them in the output.
+PER_CHANNEL = ["brightness", "autocontrast", "scale_abs", "gamma", "log_transform", "invert", "gaussian_blur",
+               "unsharp_mask"]
+
+
+@pytest.mark.parametrize("name", PER_CHANNEL)
+@settings(max_examples=30, deadline=None)
+@given(image=images())
+def test_swapping_red_and_blue_swaps_them_in_the_output(name, image):
+    if image.ndim != 3 or image.shape[2] < 3:
+        return
+    function, kwargs = OPERATIONS[name]
+    swapped = image.copy()
+    swapped[..., [0, 2]] = image[..., [2, 0]]
+    expected = function(image, **kwargs)
+    expected[..., [0, 2]] = expected[..., [2, 0]].copy()
+    np.testing.assert_array_equal(function(swapped, **kwargs), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(image=images())
+def test_rgb_gains_follow_their_channels(image):
+    if image.ndim != 3 or image.shape[2] < 3:
+        return
+    swapped = image.copy()
+    swapped[..., [0, 2]] = image[..., [2, 0]]
+    expected = enhance.rgb(image, 1.4, 1.0, 0.6)
+    expected[..., [0, 2]] = expected[..., [2, 0]].copy()
+    np.testing.assert_array_equal(enhance.rgb(swapped, 0.6, 1.0, 1.4), expected)
+
+
+@pytest.mark.parametrize("name", ["contrast", "saturation", "equalize_hist", "clahe", "hdr"])
+def test_luma_based_operations_tell_pure_red_from_pure_blue(name):
+    """Where a luminance is used, red (weight 0.299) and blue (0.114) of equal value are not alike;
+    a per-channel operation would treat the two ramps identically."""
+    function, kwargs = OPERATIONS[name]
+    ramp = np.tile(np.linspace(20, 220, 16).round().astype(np.uint8), (16, 1))
+    red, blue = np.zeros((16, 16, 3), dtype=np.uint8), np.zeros((16, 16, 3), dtype=np.uint8)
+    red[..., 0], blue[..., 2] = ramp, ramp
+    assert not np.array_equal(function(red, **kwargs)[..., 0], function(blue, **kwargs)[..., 2]), name
+    reference, _ = OPERATIONS["gamma"]                     # a per-channel operation, for contrast
+    assert np.array_equal(reference(red, 0.5)[..., 0], reference(blue, 0.5)[..., 2])
