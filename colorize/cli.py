@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     score.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     score.add_argument("--grid", metavar="FILE", help="write a gray | predicted | truth PNG grid")
+    score.add_argument("--hint-points", type=int, default=10, metavar="N",
+                       help="a model that takes hints is also scored with N hints sampled from each photo's "
+                            "truth (default 10; 0: automatic only)")
+    score.add_argument("--categories", metavar="TABLE",
+                       help="CSV/TSV with 'file' and 'category' columns for a per-category summary (default: "
+                            "such a table beside the photos, else their sub-folders)")
     _model_arguments(score)
 
     summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a model")
@@ -268,24 +274,46 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate_photos, save_grid
+    from .evaluate import category_summary, evaluate_photos, find_categories, save_grid
 
     paths = find_images(args.data)
     if not paths:
         raise ValueError(f"no image files found in {args.data}")
     model = load_model(args.checkpoint)
     photos = [(p.name, read_image(p)) for p in paths]
-    result = evaluate_photos(model, photos, size=args.size)
-    print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'ab RMSE':>8} {'colourful':>9} {'truth':>7}")
+    result = evaluate_photos(model, photos, size=args.size, hint_points=args.hint_points)
+    guided = "psnr_hints" in result["mean"]
+    hint_header = f" {f'{args.hint_points} hints':>9}" if guided else ""
+    print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'gain':>6}{hint_header} {'ab RMSE':>8} {'colourful':>9} {'truth':>7}")
+
+    def line(name, r):
+        hinted = f" {r['psnr_hints']:9.2f}" if guided else ""
+        return (f"{name[:28]:<28} {r['psnr']:7.2f} {r['psnr_gray']:7.2f} {r['psnr'] - r['psnr_gray']:+6.2f}{hinted} "
+                f"{r['ab_rmse']:8.2f} {r['colorfulness']:9.1f} {r['colorfulness_truth']:7.1f}")
+
     for r in result["images"]:
-        print(f"{r['image'][:28]:<28} {r['psnr']:7.2f} {r['psnr_gray']:7.2f} {r['ab_rmse']:8.2f} "
-              f"{r['colorfulness']:9.1f} {r['colorfulness_truth']:7.1f}")
+        print(line(r["image"], r))
     mean = result["mean"]
-    print(f"{'mean':<28} {mean['psnr']:7.2f} {mean['psnr_gray']:7.2f} {mean['ab_rmse']:8.2f} "
-          f"{mean['colorfulness']:9.1f} {mean['colorfulness_truth']:7.1f}")
-    print(f"PSNR gain over grayscale: {mean['psnr_gain']:+.2f} dB; colourfulness {mean['colorfulness_ratio']:.0%} of the truth")
+    print(line("mean", mean))
+    count = len(result["images"])
+    print(f"PSNR gain over grayscale: {mean['psnr_gain']:+.2f} dB ({mean['photos_above_gray']} of {count} photos "
+          f"above their baseline, worst {mean['worst_gain']:+.2f} dB); colourfulness "
+          f"{mean['colorfulness_ratio']:.0%} of the truth")
+    if guided:
+        print(f"with {args.hint_points} hints from the truth: {mean['psnr_hints'] - mean['psnr_gray']:+.2f} dB "
+              f"over grayscale")
+    categories = find_categories(args.data, paths, args.categories)
+    summary = category_summary(result["images"], categories) if categories else []
+    if summary:
+        hint_column = f" {'with hints':>10}" if guided else ""
+        print(f"\n{'category':<16} {'photos':>6} {'gain':>7} {'above gray':>10}{hint_column}")
+        for row in summary:
+            hinted = f" {row['gain_hints']:+10.2f}" if guided else ""
+            print(f"{row['category'][:16]:<16} {row['photos']:>6} {row['gain']:+7.2f} "
+                  f"{row['above_gray']:>4} of {row['photos']:<3}{hinted}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"images": result["images"], "mean": mean}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"images": result["images"], "mean": mean, "categories": summary},
+                                              indent=2) + "\n")
     if args.grid:
         save_grid(result["panels"], args.grid)
     return 0

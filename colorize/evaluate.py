@@ -64,6 +64,52 @@ def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size
     return {"images": records, "mean": mean, "panels": panels}
 
 
+def read_categories(table: str | Path) -> dict[str, str]:
+    """``{file name: category}`` from a CSV or TSV table whose header names ``file`` and ``category`` columns."""
+    import csv
+
+    table = Path(table)
+    text = table.read_text(encoding="utf-8")
+    dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
+    rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
+    if not rows or "file" not in rows[0] or "category" not in rows[0]:
+        raise ValueError(f"{table}: a category table needs 'file' and 'category' columns")
+    return {Path(row["file"]).name: row["category"] for row in rows if row.get("file")}
+
+
+def find_categories(folder: str | Path, paths: list[Path], table: str | Path | None = None) -> dict[str, str]:
+    """The category of each photo: from ``table``, else from a CSV/TSV beside the photos with
+    ``file`` and ``category`` columns, else from the sub-folder each photo is in.  Empty when none apply."""
+    folder = Path(folder)
+    if table is None:
+        for candidate in sorted(folder.glob("*.tsv")) + sorted(folder.glob("*.csv")):
+            try:
+                return read_categories(candidate)
+            except (ValueError, OSError, UnicodeDecodeError):
+                continue
+    else:
+        return read_categories(table)
+    by_folder = {p.name: p.parent.relative_to(folder).as_posix() for p in paths if p.parent != folder}
+    return by_folder
+
+
+def category_summary(records: list[dict], categories: dict[str, str]) -> list[dict]:
+    """Per category: photo count, mean PSNR gain over gray, photos above gray (and mean gain with hints)."""
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(categories.get(record["image"], "(none)"), []).append(record)
+    summary = []
+    for name in sorted(groups):
+        members = groups[name]
+        row = {"category": name, "photos": len(members),
+               "gain": float(np.mean([r["psnr"] - r["psnr_gray"] for r in members])),
+               "above_gray": sum(r["psnr"] > r["psnr_gray"] for r in members)}
+        if "psnr_hints" in members[0]:
+            row["gain_hints"] = float(np.mean([r["psnr_hints"] - r["psnr_gray"] for r in members]))
+        summary.append(row)
+    return summary
+
+
 def save_grid(panels, path: str | Path, thumb: int = 320) -> Path:
     """A PNG grid, one row per photo: gray | predicted | truth."""
     from matplotlib.figure import Figure
