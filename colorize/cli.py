@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
-from enhance.io import IMAGE_EXTENSIONS, ImageError, find_images, read_image, to_uint8, write_image
+from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
+                        to_uint8, write_image)
 
 from .data import to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--enhance", nargs="+", metavar="OP[:ARGS]", default=[],
                          help="enhance operations applied to the result, e.g. --enhance contrast:1.2 hdr:detail=2 "
                               "(see 'enhance --list')")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="allow an output to be its input file (replaces the original)")
     predict.add_argument("--hint", action="append", default=[], metavar="Y,X:#RRGGBB",
                          help="a colour point in the input's pixel coordinates (repeat for more), e.g. "
                               "--hint 120,40:#c03020; only its chroma is used")
@@ -149,13 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """(file, path relative to its input root) for every input file."""
+def _collect_inputs(inputs: list[str], output: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input root) for every input file (``output`` is left out of folder walks)."""
     found = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found += [(p, p.relative_to(path)) for p in find_images(path)]
+            found += [(p, p.relative_to(path)) for p in find_images(path, skip=output)]
         elif path.exists():
             found.append((path, Path(path.name)))
         else:
@@ -164,13 +167,26 @@ def _collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def run_predict(args) -> int:
-    files = _collect_inputs(args.inputs)
+    output = Path(args.output)
+    files = _collect_inputs(args.inputs, output)
     if not files:
         raise ValueError("no image files found in the inputs")
-    output = Path(args.output)
     single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
     if single and args.format:
         raise ValueError("--format is for folder output; for one file the output's extension decides")
+    if not single and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+        raise UsageError(f"{len(files)} input files (or a folder) need an output folder, not {output.name!r}")
+
+    def target_of(source: Path, relative: Path) -> Path:
+        if single:
+            return output
+        return output / relative.with_suffix(f".{args.format}" if args.format else source.suffix.lower())
+
+    try:
+        pairs = [(source, target_of(source, relative)) for source, relative in files]
+        check_outputs(pairs + ([(files[0][0], Path(args.show_hints))] if args.show_hints else []), args.overwrite)
+    except OutputConflict as error:
+        raise UsageError(str(error)) from None
     from enhance.cli import UsageError as OperationError
     from enhance.cli import apply, check_operations, parse_operation
 
@@ -188,11 +204,7 @@ def run_predict(args) -> int:
                          "(train one with 'colorize train --hints')")
     failures, told_about_colour = [], False
     for source, relative in files:
-        if single:
-            target = output
-        else:
-            suffix = f".{args.format}" if args.format else source.suffix.lower()
-            target = output / relative.with_suffix(suffix)
+        target = target_of(source, relative)
         try:
             image = read_image(source)
             hints = hints_for(source, relative)

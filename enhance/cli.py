@@ -21,8 +21,8 @@ import numpy as np
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
-from .io import (IMAGE_EXTENSIONS, ImageError, find_images, read_image, write_atomically, write_figure, write_image,
-                 write_radiance_hdr)
+from .io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
+                 write_atomically, write_figure, write_image, write_radiance_hdr)
 
 OPERATIONS = {
     "equalize": (equalize_hist, "histogram equalization (cv2.equalizeHist; colour through luma)"),
@@ -179,6 +179,7 @@ def run_hdr_merge(argv) -> int:
                         help="how debevec/robertson radiance is mapped for display (default reinhard)")
     parser.add_argument("--gamma", type=float, default=2.2, help="display gamma of the tone mapping (default 2.2)")
     parser.add_argument("--save-radiance", metavar="FILE", help="also save the radiance map: .hdr (Radiance RGBE) or .npy (float32)")
+    parser.add_argument("--overwrite", action="store_true", help="allow the output to be one of the input files")
     args = parser.parse_args(argv)
     if args.save_radiance and Path(args.save_radiance).suffix.lower() not in (".hdr", ".npy"):
         raise UsageError("--save-radiance writes .hdr (Radiance RGBE) or .npy files")
@@ -188,6 +189,12 @@ def run_hdr_merge(argv) -> int:
         raise UsageError(f"cannot tell the output format from {args.output!r}; use an image extension")
     if not args.gamma > 0:
         raise UsageError(f"--gamma must be positive, got {args.gamma}")
+    try:
+        check_outputs([(path, args.output) for path in args.images] +
+                      ([(path, args.save_radiance) for path in args.images] if args.save_radiance else []),
+                      args.overwrite, merged=True)
+    except OutputConflict as error:
+        raise UsageError(str(error)) from None
     images = []
     for path in args.images:
         image = read_image(path)
@@ -243,12 +250,16 @@ def run_enhance(argv) -> int:
     parser.add_argument("input", help="image file or folder (searched recursively)")
     parser.add_argument("output", help="output file, or folder when INPUT is a folder")
     parser.add_argument("operations", nargs="+", metavar="OP[:ARGS]", help="e.g. contrast:1.3 clahe:clip_limit=2")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow the output to be the input file (or folder): replace the originals")
     args = parser.parse_args(argv)
     operations = [parse_operation(text) for text in args.operations]
     check_operations(operations)
     source, target = Path(args.input), Path(args.output)
     if source.is_dir():
-        files = [(p, target / p.relative_to(source)) for p in find_images(source)]
+        if target.suffix.lower() in IMAGE_EXTENSIONS and not target.is_dir():
+            raise UsageError(f"the input {source} is a folder, so the output must be a folder, not {target.name!r}")
+        files = [(p, target / p.relative_to(source)) for p in find_images(source, skip=target)]
         if not files:
             raise UsageError(f"no image files found in {source}")
     elif source.exists():
@@ -257,6 +268,10 @@ def run_enhance(argv) -> int:
         files = [(source, target)]
     else:
         raise FileNotFoundError(f"no such file or folder: {source}")
+    try:
+        check_outputs(files, args.overwrite)
+    except OutputConflict as error:
+        raise UsageError(str(error)) from None
     failures = 0
     for file, destination in files:
         try:

@@ -230,12 +230,61 @@ def write_figure(path: str | os.PathLike, figure) -> Path:
     return write_atomically(path, lambda handle: figure.savefig(handle, format=suffix))
 
 
-def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Every file with an image extension under ``folder`` (recursively), sorted."""
+def find_images(folder: str | os.PathLike, skip: str | os.PathLike | None = None) -> list[Path]:
+    """Every file with an image extension under ``folder`` (recursively), sorted.
+
+    ``skip`` is a folder left out of the walk, e.g. an output folder inside
+    the input folder, so that a second run does not process its own results.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    skipped = Path(skip).resolve() if skip is not None else None
+    found = []
+    for path in folder.rglob("*"):
+        if not (path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()):
+            continue
+        if skipped is not None and path.resolve().is_relative_to(skipped):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+class OutputConflict(ValueError):
+    """Writing would overwrite an input file, or two inputs would be written to one output."""
+
+
+def _identity(path: Path):
+    """What identifies a file on disk: (device, inode) when it exists, else its normalised absolute path."""
+    try:
+        stat = path.stat()
+        return stat.st_dev, stat.st_ino
+    except OSError:
+        return os.path.normcase(str(path.resolve()))
+
+
+def check_outputs(pairs, overwrite: bool = False, flag: str = "--overwrite", merged: bool = False) -> None:
+    """Refuse, before anything is written, outputs that would destroy or collide.
+
+    ``pairs`` are ``(input path, output path)``.  An output that *is* an input
+    file (compared as files on disk, so symlinks, ``./x.jpg`` and other
+    spellings, and case-insensitive file systems are caught) is refused unless
+    ``overwrite``; two inputs written to one output are refused unless
+    ``merged`` (several inputs make one output, as an exposure bracket does).
+    Raises :class:`OutputConflict` naming the files.
+    """
+    pairs = [(Path(source), Path(target)) for source, target in pairs]
+    inputs = {_identity(source): source for source, _ in pairs}
+    written: dict = {}
+    for source, target in pairs:
+        key = _identity(target)
+        if key in inputs and not overwrite:
+            raise OutputConflict(f"{target} is the input file {inputs[key]}: refusing to overwrite it "
+                                 f"(give another output, or {flag} to replace it)")
+        if key in written and written[key] != source and not merged:
+            raise OutputConflict(f"{written[key]} and {source} would both be written to {target}: "
+                                 "give them different names or folders")
+        written.setdefault(key, source)
 
 
 def exposure_time(path: str | os.PathLike) -> float | None:

@@ -135,3 +135,27 @@ def test_predict_keeps_16_bit_photos_16_bit(tmp_path, model_file):
     np.testing.assert_array_equal(out[..., 3], photo[..., 3])       # alpha passes through, all 16 bits
     # the lightness keeps 16-bit precision: far more distinct levels than 8 bits could hold
     assert len(np.unique(out[..., 1])) > 256
+
+
+def test_predict_never_overwrites_an_input_and_refuses_colliding_outputs(tmp_path, model_file, capsys):
+    import hashlib
+
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(synthetic_photo()).save(tmp_path / folder / "x.jpg")
+    Image.fromarray(synthetic_photo(seed=3)).save(tmp_path / "d1" / "x.png")
+    original = hashlib.sha256((tmp_path / "d1" / "x.jpg").read_bytes()).hexdigest()
+    model = ["--checkpoint", str(model_file)]
+    cases = [
+        (["predict", str(tmp_path / "d1" / "x.jpg"), "-o", str(tmp_path / "d1" / "x.jpg")], "refusing to overwrite"),
+        (["predict", str(tmp_path / "d1" / "x.jpg"), str(tmp_path / "d2" / "x.jpg"), "-o", str(tmp_path / "clash")],
+         "would both be written to"),
+        (["predict", str(tmp_path / "d1"), "-o", str(tmp_path / "flat"), "--format", "png"], "would both be written to"),
+        (["predict", str(tmp_path / "d1"), "-o", str(tmp_path / "out.png")], "need an output folder"),
+    ]
+    for args, message in cases:
+        assert main(args + model) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert hashlib.sha256((tmp_path / "d1" / "x.jpg").read_bytes()).hexdigest() == original
+    assert not (tmp_path / "clash").exists() and not (tmp_path / "flat").exists() and not (tmp_path / "out.png").exists()

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from enhance import clahe, contrast, equalize_hist, gamma, read_image
-from enhance.io import write_image
 from enhance.cli import main
+from enhance.io import write_image
 from tests.conftest import synthetic_photo
 
 
@@ -78,3 +78,46 @@ def test_list_and_inspect(photo, tmp_path, capsys):
     expected = read_image(photo)[4, 3].tolist()
     assert f"pixel at x=3, y=4: {expected}" in out and (tmp_path / "h.png").exists()
     assert main(["inspect", str(photo), "--at", "999,0"]) == 2
+
+
+def digest(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_output_that_is_the_input_is_refused_however_it_is_spelled(photo, tmp_path, monkeypatch, capsys):
+    Image.open(photo).save(tmp_path / "same.jpg", quality=95)
+    (tmp_path / "link.jpg").symlink_to(tmp_path / "same.jpg")
+    before = digest(tmp_path / "same.jpg")
+    monkeypatch.chdir(tmp_path)
+    for output in ("same.jpg", "./same.jpg", str(tmp_path / "same.jpg"), "link.jpg"):
+        assert main(["same.jpg", output, "equalize"]) == 2
+        err = capsys.readouterr().err
+        assert "refusing to overwrite" in err and "--overwrite" in err and err.count("\n") == 1
+    assert digest(tmp_path / "same.jpg") == before
+    assert main(["same.jpg", "same.jpg", "equalize", "--overwrite"]) == 0
+    assert digest(tmp_path / "same.jpg") != before
+
+
+def test_folders_in_place_and_hdr_merge_onto_an_input_are_refused(photo, tmp_path, capsys):
+    folder = tmp_path / "sf"
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray(np.roll(synthetic_photo(40, 50), index, axis=0)).save(folder / f"p{index}.png")
+    before = {p.name: digest(p) for p in folder.iterdir()}
+    assert main([str(folder), str(folder), "equalize"]) == 2
+    assert main(["hdr-merge", str(folder / "p0.png"), str(folder / "p1.png"), "-o", str(folder / "p0.png")]) == 2
+    assert {p.name: digest(p) for p in folder.iterdir()} == before
+    assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_a_folder_input_needs_a_folder_output_and_skips_its_own_output_folder(photo, tmp_path, capsys):
+    nest = tmp_path / "nest"
+    nest.mkdir()
+    Image.open(photo).save(nest / "a.png")
+    assert main([str(nest), str(tmp_path / "out.png"), "invert"]) == 2
+    assert not (tmp_path / "out.png").exists() and "must be a folder" in capsys.readouterr().err
+    for _ in range(2):   # the second run must not find the first run's output inside the input
+        assert main([str(nest), str(nest / "out"), "invert"]) == 0
+    assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*.png")) == ["a.png", "out/a.png"]
