@@ -22,7 +22,7 @@ from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
 from .metrics import colorfulness
 from .model import Colorizer, layer_table
-from .train import TrainingError, train
+from .train import NothingToResume, TrainingError, TrainingInterrupted, train
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
 
@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="decay of the moving average of the weights that validation scores and export uses "
                           "(default 0.999; 0: off)")
     fit.add_argument("--resume", action="store_true", help="continue the newest checkpoint in RUN_DIR")
-    fit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fit.add_argument("--no-progress", action="store_true", help="no progress bar (messages still go to stderr)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar and no messages, only errors")
 
     score = commands.add_parser("evaluate", help="score a model on colour photos against the grayscale baseline")
     score.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos")
@@ -278,7 +279,7 @@ def run_train(args) -> int:
                     checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
                     resume=args.resume, min_colorfulness=args.min_colorfulness, hints=args.hints,
                     skips=not args.no_skips, photo_size=args.photo_size, ema_decay=args.ema_decay,
-                    progress=not args.no_progress)
+                    progress=not (args.no_progress or args.quiet), quiet=args.quiet)
     losses = [r["loss"] for r in records if "loss" in r]
     if losses:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
@@ -384,10 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     nn.keep_freed_memory()          # reuse large temporaries between steps instead of page-faulting them in
     try:
         return COMMANDS[args.command](args)
+    except TrainingInterrupted as interrupted:
+        print(f"colorize: interrupted at step {interrupted.step}; the checkpoint is saved: "
+              "continue with the same command and --resume", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("colorize: interrupted", file=sys.stderr)
         return 130
-    except UsageError as error:
+    except (UsageError, NothingToResume) as error:
         print(f"colorize: error: {error}", file=sys.stderr)
         return 2
     except EXPECTED_ERRORS as error:

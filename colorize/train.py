@@ -40,6 +40,18 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss, a checkpoint that does not fit)."""
 
 
+class NothingToResume(ValueError):
+    """``resume=True`` but the run folder holds no checkpoint that can be read."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped at a Ctrl-C after saving a checkpoint; ``step`` is the step it saved."""
+
+    def __init__(self, step: int):
+        super().__init__(f"interrupted at step {step}")
+        self.step = step
+
+
 def latest_checkpoint(run_dir: str | Path, report=None) -> Path | None:
     """The newest readable checkpoint in ``run_dir/checkpoints`` (unreadable ones are reported and passed over)."""
     folder = Path(run_dir) / "checkpoints"
@@ -134,7 +146,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
           keep_checkpoints: int = 3, resume: bool = False, min_colorfulness: float = 5.0,
           photo_size: int | None = 320, scale: tuple[float, float] = (0.7, 1.0), val_size: int = 256,
           log_every: int = 10, hints: bool = False, skips: bool = True, ema_decay: float = 0.999,
-          progress: bool = True, stop_after: int | None = None) -> list[dict]:
+          progress: bool = True, quiet: bool = False, stop_after: int | None = None) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
 
     Photos are decoded once and kept with their long side at ``photo_size``
@@ -154,18 +166,27 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     call after that many steps (with a checkpoint), as an interruption would.
 
     Raises ``TrainingError`` on a non-finite loss (the last checkpoint stays
-    as it was) and ``ValueError`` for bad settings or an unusable folder.
+    as it was), ``ValueError`` for bad settings or an unusable folder
+    (``NothingToResume`` when ``resume`` finds no readable checkpoint), and
+    ``TrainingInterrupted`` (a ``KeyboardInterrupt``) after the checkpoint a
+    first Ctrl-C saves.  ``progress`` shows the bar; ``quiet`` hides the
+    messages (resume decisions, skipped photos, validation) as well.
     """
     out = Path(out)
-    say = (lambda message: print(message, file=sys.stderr)) if progress else (lambda message: None)
+    say = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr))
     checkpoint = None
     if resume:
-        found = latest_checkpoint(out, say)
+        refused = []
+        found = latest_checkpoint(out, refused.append)
         if found is None:
-            say(f"nothing to resume in {out}: starting a new run")
-        else:
-            checkpoint = nn.load(found)
-            say(f"resuming from {found} (step {checkpoint['step']})")
+            why = ("; ".join(refused) if refused else
+                   f"no checkpoints in {out / 'checkpoints'}")
+            raise NothingToResume(f"nothing to resume in {out} ({why}); nothing was changed. "
+                                  "Start a new run without --resume, or in another folder")
+        for message in refused:
+            say(message)
+        checkpoint = nn.load(found)
+        say(f"resuming from {found} (step {checkpoint['step']})")
     if checkpoint is not None:
         config = checkpoint["config"]
         for name, value in (("steps", steps), ("epochs", epochs)):
@@ -201,11 +222,11 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         train_paths, val_paths = paths, find_images(config["val"])
     else:
         train_paths, val_paths = _split(paths, config["val_fraction"], config["seed"])
-    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=progress,
+    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=not quiet,
                                  max_side=config.get("photo_size"))
     if not photos.images:
         raise ValueError(f"none of the {len(train_paths)} training images in {config['data']} is usable")
-    val_photos = PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=progress) if val_paths else None
+    val_photos = PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=not quiet) if val_paths else None
     config["train_images"] = [str(p) for p in photos.paths]
     config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else []
     model_config = check_config(**config["model"])
@@ -295,7 +316,8 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
                 save_checkpoint()
                 last_saved = step
                 if stop.requested:
-                    break
+                    bar.close()
+                    raise TrainingInterrupted(step)
     bar.close()
     if last_saved != step:
         save_checkpoint()

@@ -297,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["hdr-merge"]:
             return run_hdr_merge(argv[1:])
         return run_enhance(argv)
+    except KeyboardInterrupt:
+        print("enhance: interrupted (files written so far are complete; none is half-written)", file=sys.stderr)
+        return 130
     except UsageError as error:
         print(f"enhance: error: {error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import nnscratch as nn
 from colorize import train
 from colorize.evaluate import score_photo
 from colorize.infer import load_model
-from colorize.train import TrainingError, latest_checkpoint
+from colorize.train import NothingToResume, TrainingError, TrainingInterrupted, latest_checkpoint
 from tests.conftest import synthetic_photo
 
 SMALL = dict(batch_size=2, crop=16, width=4, hidden_layers=8, checkpoint_every=2, progress=False, log_every=1)
@@ -71,7 +71,9 @@ def test_ctrl_c_saves_a_checkpoint_after_the_current_step(photo_folder, tmp_path
         return original(self, step)
 
     monkeypatch.setattr(CropSampler, "batch", interrupt_at_step_2)
-    train(data=photo_folder, out=tmp_path / "run", steps=6, **{**SMALL, "checkpoint_every": 100})
+    with pytest.raises(TrainingInterrupted) as interrupted:
+        train(data=photo_folder, out=tmp_path / "run", steps=6, **{**SMALL, "checkpoint_every": 100})
+    assert interrupted.value.step == 3 and isinstance(interrupted.value, KeyboardInterrupt)
     assert weights(tmp_path / "run")["step"] == 3
     monkeypatch.setattr(CropSampler, "batch", original)
     train(data=photo_folder, out=tmp_path / "run", resume=True, progress=False)
@@ -126,3 +128,43 @@ def test_seeded_runs_are_reproducible_and_settings_are_checked(photo_folder, tmp
         train(data=photo_folder, out=tmp_path / "c", progress=False)
     with pytest.raises(ValueError, match="loss must be one of"):
         train(data=photo_folder, out=tmp_path / "c", steps=1, loss="hinge", progress=False)
+
+
+def test_resume_with_nothing_readable_is_an_error_that_touches_nothing(photo_folder, tmp_path):
+    with pytest.raises(NothingToResume, match="no checkpoints"):
+        train(data=photo_folder, out=tmp_path / "empty", resume=True, progress=False)
+    assert not (tmp_path / "empty").exists()
+    run = tmp_path / "run"
+    train(data=photo_folder, out=run, steps=2, **SMALL)
+    for checkpoint in (run / "checkpoints").glob("step-*.npz"):
+        checkpoint.write_bytes(b"damaged")
+    metrics = (run / "metrics.jsonl").read_bytes()
+    with pytest.raises(NothingToResume, match=r"passing over unreadable checkpoint .*step-00000002\.npz"):
+        train(data=photo_folder, out=run, resume=True, progress=False)
+    assert (run / "metrics.jsonl").read_bytes() == metrics
+
+
+def test_cli_ctrl_c_says_where_it_stopped_and_exits_130_and_messages_survive_no_progress(
+        photo_folder, tmp_path, monkeypatch, capsys):
+    from colorize.cli import main
+    from colorize.data import CropSampler
+
+    original = CropSampler.batch
+
+    def interrupt_at_step_1(self, step):
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, step)
+
+    monkeypatch.setattr(CropSampler, "batch", interrupt_at_step_1)
+    args = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "5", "--batch-size", "2",
+            "--crop", "16", "--width", "2", "--val-fraction", "0.25"]
+    assert main(args + ["--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted at step 2" in err and "--resume" in err and "validation PSNR" in err
+    monkeypatch.setattr(CropSampler, "batch", original)
+    assert main(args + ["--resume", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "done: step 5" in captured.out
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
