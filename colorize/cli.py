@@ -117,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ema-decay", type=_fraction, default=0.999,
                      help="decay of the moving average of the weights that validation scores and export uses "
                           "(default 0.999; 0: off)")
-    fit.add_argument("--resume", action="store_true", help="continue the newest checkpoint in RUN_DIR")
+    fit.add_argument("--resume", action="store_true",
+                     help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr and the checkpoint "
+                          "options may change; other settings are the checkpoint's)")
+    fit.add_argument("--init", metavar="PATH|shipped",
+                     help="start from these weights (a model file, checkpoint, run folder, or 'shipped') with a "
+                          "fresh optimizer: fine-tune a model on your own photos")
     fit.add_argument("--no-progress", action="store_true", help="no progress bar (messages still go to stderr)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar and no messages, only errors")
 
@@ -279,7 +284,7 @@ def run_train(args) -> int:
                     checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
                     resume=args.resume, min_colorfulness=args.min_colorfulness, hints=args.hints,
                     skips=not args.no_skips, photo_size=args.photo_size, ema_decay=args.ema_decay,
-                    progress=not (args.no_progress or args.quiet), quiet=args.quiet)
+                    init=args.init, progress=not (args.no_progress or args.quiet), quiet=args.quiet)
     losses = [r["loss"] for r in records if "loss" in r]
     if losses:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")

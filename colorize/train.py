@@ -146,7 +146,8 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
           keep_checkpoints: int = 3, resume: bool = False, min_colorfulness: float = 5.0,
           photo_size: int | None = 320, scale: tuple[float, float] = (0.7, 1.0), val_size: int = 256,
           log_every: int = 10, hints: bool = False, skips: bool = True, ema_decay: float = 0.999,
-          progress: bool = True, quiet: bool = False, stop_after: int | None = None) -> list[dict]:
+          init: str | Path | None = None, progress: bool = True, quiet: bool = False,
+          stop_after: int | None = None) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
 
     Photos are decoded once and kept with their long side at ``photo_size``
@@ -171,10 +172,20 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     ``TrainingInterrupted`` (a ``KeyboardInterrupt``) after the checkpoint a
     first Ctrl-C saves.  ``progress`` shows the bar; ``quiet`` hides the
     messages (resume decisions, skipped photos, validation) as well.
+
+    On resume the checkpoint's configuration wins, except for the settings
+    that can change safely mid-run (``steps``/``epochs``, ``lr``,
+    ``checkpoint_every``, ``keep_checkpoints``, ``log_every``): those given
+    with other values than the checkpoint's are applied, said, and noted in
+    ``metrics.jsonl``; other changed settings are named as overridden.
+    ``init`` (a model file, checkpoint, run folder, or ``"shipped"``) starts
+    a new run from those weights with a fresh optimizer: fine-tuning.
     """
     out = Path(out)
     say = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr))
     checkpoint = None
+    if resume and init is not None:
+        raise ValueError("give either resume (continue this run) or init (start a new run from other weights)")
     if resume:
         refused = []
         found = latest_checkpoint(out, refused.append)
@@ -187,6 +198,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
             say(message)
         checkpoint = nn.load(found)
         say(f"resuming from {found} (step {checkpoint['step']})")
+    resume_note = None
     if checkpoint is not None:
         config = checkpoint["config"]
         for name, value in (("steps", steps), ("epochs", epochs)):
@@ -194,6 +206,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
                 config[name] = value
                 config["steps" if name == "epochs" else "epochs"] = None
         config["data"], config["device"] = str(data), device
+        resume_note = _resume_overrides(config, locals(), say)
     else:
         if (steps is None) == (epochs is None):
             raise ValueError("give exactly one of steps and epochs")
@@ -241,7 +254,10 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
+        optimizer.lr = config["lr"]                 # a learning rate changed on resume
         step = int(checkpoint["step"])
+    elif init is not None:
+        _initialise_from(model, init, say)
     if device != "cpu":
         model.to(device)
         optimizer.to(device)
@@ -257,6 +273,8 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     write_atomically(out / "config.json", lambda handle: handle.write(config_text))
     metrics_path = out / "metrics.jsonl"
     records = _read_records(metrics_path, up_to=step)
+    if resume_note:
+        records.append({"step": step, "resumed_with": resume_note})
     _write_records(metrics_path, records)
 
     def save_checkpoint():
@@ -322,6 +340,54 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     if last_saved != step:
         save_checkpoint()
     return records
+
+
+RESUMABLE_CHANGES = ("lr", "checkpoint_every", "keep_checkpoints", "log_every")
+FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
+                   "photo_size", "scale", "min_colorfulness", "ema_decay", "val_size")
+
+
+def _resume_overrides(config: dict, given: dict, say) -> dict | None:
+    """Apply the safe changes among ``given`` (train()'s arguments) to a resumed ``config``; name the others.
+
+    An argument counts as given when it differs from train()'s default.
+    Returns the applied changes (for metrics.jsonl), or None.
+    """
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
+    stored = {**config, **config["model"]}
+    applied, ignored = {}, []
+    for name in RESUMABLE_CHANGES + FIXED_ON_RESUME:
+        value = given[name]
+        value = list(value) if isinstance(value, tuple) else value
+        if value == (list(defaults[name]) if isinstance(defaults[name], tuple) else defaults[name]):
+            continue
+        if name not in stored or value == stored[name]:
+            continue
+        if name in RESUMABLE_CHANGES:
+            applied[name] = {"from": stored[name], "to": value}
+            config[name] = value
+        else:
+            ignored.append(f"{name}={stored[name]!r} (asked {value!r})")
+    if applied:
+        say("changed on resume: " + ", ".join(f"{k} {v['from']} -> {v['to']}" for k, v in applied.items()))
+    if ignored:
+        say("the checkpoint's settings are kept: " + ", ".join(ignored) + "; start a new run to change them")
+    return applied or None
+
+
+def _initialise_from(model, source, say) -> None:
+    """Load another model's weights into ``model`` (which must have the same architecture)."""
+    from .infer import load_model
+
+    donor = load_model(None if str(source) == "shipped" else source)
+    if donor.config != model.config:
+        raise ValueError(f"--init {source}: its network {donor.config} differs from this run's {model.config}; "
+                         "give the same --width, --hidden-layers, --norm, --hints and skips")
+    model.load_state_dict(donor.state_dict())
+    model.train()
+    say(f"starting from the weights of {'the shipped model' if str(source) == 'shipped' else source}")
 
 
 def _validate(model, val_photos: PhotoSet, step: int, val_size: int) -> dict:

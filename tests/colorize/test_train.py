@@ -168,3 +168,26 @@ def test_cli_ctrl_c_says_where_it_stopped_and_exits_130_and_messages_survive_no_
     assert captured.err == "" and "done: step 5" in captured.out
     assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_resume_applies_safe_changes_names_the_others_and_init_fine_tunes(photo_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(data=photo_folder, out=run, steps=2, **SMALL)
+    capsys.readouterr()
+    train(data=photo_folder, out=run, steps=3, resume=True, lr=1e-3, crop=32, progress=False, log_every=1)
+    err = capsys.readouterr().err
+    assert "changed on resume: lr 0.0001 -> 0.001" in err
+    assert "the checkpoint's settings are kept: crop=16 (asked 32)" in err
+    state = weights(run)
+    assert state["optimizer"]["hyperparameters"]["lr"] == 1e-3 and state["config"]["crop"] == 16
+    notes = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 2, "resumed_with": {"lr": {"from": 0.0001, "to": 0.001}}} in notes
+    # fine-tuning: a new run starts from the first run's (averaged) weights, with a fresh optimizer
+    train(data=photo_folder, out=tmp_path / "tuned", steps=1, init=run, **SMALL)
+    tuned = nn.load(tmp_path / "tuned" / "checkpoints" / "step-00000001.npz")
+    assert tuned["optimizer"]["state"]["0"]["step"] == 1
+    start = load_model(run).state_dict()
+    name = "body.0.weight"
+    assert np.abs(tuned["model"][name] - start[name]).max() < 1e-3        # one small step away
+    with pytest.raises(ValueError, match="differs from this run's"):
+        train(data=photo_folder, out=tmp_path / "other", steps=1, init=run, **{**SMALL, "width": 8})
