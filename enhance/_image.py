@@ -27,6 +27,9 @@ def check_image(image, name: str):
     return image
 
 
+FACTOR_LIMIT = 1000.0   # enhancement factors and gains beyond this only overflow; refused up front
+
+
 def check_number(value, name: str, minimum=None, maximum=None) -> float:
     """A finite real number within [minimum, maximum], else ValueError naming the range."""
     try:
@@ -34,9 +37,13 @@ def check_number(value, name: str, minimum=None, maximum=None) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(number) or (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        low = "-inf" if minimum is None else f"{minimum:g}"
-        high = "inf" if maximum is None else f"{maximum:g}"
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
+        if minimum is not None and maximum is not None:
+            bounds = f" in [{minimum:g}, {maximum:g}]"
+        elif minimum is not None or maximum is not None:
+            bounds = f" >= {minimum:g}" if minimum is not None else f" <= {maximum:g}"
+        else:
+            bounds = ""
+        raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}")
     return number
 
 

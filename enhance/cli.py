@@ -90,6 +90,9 @@ def parse_operation(text: str):
                 raise UsageError(f"{name} takes at most {len(accepted)} argument(s), got {argument_text!r}")
             key, value = accepted[positional].name, item
             positional += 1
+        expects_flag = isinstance(next(p.default for p in accepted if p.name == key), bool)
+        if expects_flag and value.lower() not in ("true", "yes", "on", "false", "no", "off"):
+            raise UsageError(f"{name}: {key} must be true or false, got {value!r}")
         try:
             kwargs[key] = _parse_value(value)
         except UsageError as error:
@@ -101,8 +104,14 @@ def parse_operation(text: str):
 
 
 def apply(image, operations):
-    for _, function, kwargs in operations:
-        image = function(image, **kwargs)
+    """Run the parsed operations in order; running out of memory is an ImageError naming the operation."""
+    for name, function, kwargs in operations:
+        try:
+            image = function(image, **kwargs)
+        except MemoryError as error:
+            detail = f" ({error})" if str(error) else ""
+            raise ImageError(f"{name} ran out of memory on a {image.shape[1]}x{image.shape[0]} image{detail}; "
+                             "try smaller parameters or a smaller image") from None
     return image
 
 

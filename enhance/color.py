@@ -5,7 +5,7 @@ import numpy as np
 
 from nnscratch.backend import asnumpy, get_array_module
 
-from ._image import check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
+from ._image import FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
 from .point import saturation  # noqa: F401  (re-exported: colour saturation lives with colour)
 
 
@@ -17,7 +17,8 @@ def rgb(image, red: float = 1.0, green: float = 1.0, blue: float = 1.0):
     the three gains are equal (then it is scaled by that gain).
     """
     check_image(image, "rgb")
-    gains = [check_number(v, name, minimum=0) for v, name in ((red, "red"), (green, "green"), (blue, "blue"))]
+    gains = [check_number(v, name, minimum=0, maximum=FACTOR_LIMIT)
+             for v, name in ((red, "red"), (green, "green"), (blue, "blue"))]
     colour, alpha = split_alpha(image)
     xp = get_array_module(colour)
     if is_colour(colour):

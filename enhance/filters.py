@@ -5,7 +5,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import per_channel, saturate
+from ._image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
 from .point import _colour_op
 
 # Pillow's ImageFilter.SMOOTH: [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, weights rounded to float32.
@@ -48,11 +48,11 @@ def smooth(channel):
 def sharpness(image, factor: float):
     """Sharpen (factor > 1) or soften (factor < 1) against the SMOOTH-filtered image
     (``PIL.ImageEnhance.Sharpness``; bit-exact on uint8 L, RGB and RGBA)."""
-    from ._image import check_image, check_number, join_alpha, split_alpha
 
     colour, alpha = split_alpha(check_image(image, "sharpness"))
     if colour.dtype == np.uint8 and colour.shape[0] >= 3 and colour.shape[1] >= 3:
-        return join_alpha(_sharpen_uint8(colour, check_number(factor, "sharpness factor")), alpha)
+        return join_alpha(_sharpen_uint8(colour, check_number(factor, "sharpness factor", minimum=-FACTOR_LIMIT,
+                                                              maximum=FACTOR_LIMIT)), alpha)
     return _colour_op(image, "sharpness", lambda colour: per_channel(smooth, colour), factor)
 
 
@@ -229,7 +229,6 @@ def gaussian_blur(image, sigma: float):
     fractional bits, exact integer sums, rounding half up) and are bit-exact;
     floats are convolved in their own precision (within 1e-6 of OpenCV).
     """
-    from ._image import check_image, check_number, join_alpha, split_alpha
 
     check_image(image, "gaussian_blur")
     sigma = check_number(sigma, "sigma", minimum=1e-6, maximum=1e3)
@@ -266,12 +265,11 @@ def unsharp_mask(image, sigma: float = 1.0, amount: float = 1.0, threshold: floa
     ``threshold`` is 0.  With ``threshold`` > 0 (in the image's units), pixels whose
     detail is smaller than it are left unchanged.
     """
-    from ._image import check_image, check_number, join_alpha, split_alpha
     from .point import fma32
 
     check_image(image, "unsharp_mask")
-    amount = check_number(amount, "amount", minimum=0)
-    threshold = check_number(threshold, "threshold", minimum=0)
+    amount = check_number(amount, "amount", minimum=0, maximum=FACTOR_LIMIT)
+    threshold = check_number(threshold, "threshold", minimum=0, maximum=65535)
     colour, alpha = split_alpha(image)
     xp = get_array_module(colour)
     blurred = split_alpha(gaussian_blur(colour, sigma))[0]

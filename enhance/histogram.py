@@ -106,12 +106,17 @@ def clahe(image, clip_limit: float = 2.0, tile_grid_size=(8, 8)):
     uint8 and uint16 gray; ``clip_limit <= 0`` disables clipping.
     """
     check_image(image, "clahe")
-    clip_limit = check_number(clip_limit, "clip_limit")
+    clip_limit = check_number(clip_limit, "clip_limit", maximum=1e6)
     if isinstance(tile_grid_size, (int, np.integer)):
         tile_grid_size = (int(tile_grid_size), int(tile_grid_size))
     tiles_x, tiles_y = (int(t) for t in tile_grid_size)
     if tiles_x < 1 or tiles_y < 1:
         raise ValueError(f"tile_grid_size must be positive, got {tile_grid_size}")
+    height, width = image.shape[:2]
+    most_x, most_y = max(64, width // 8), max(64, height // 8)
+    if tiles_x > most_x or tiles_y > most_y:
+        raise ValueError(f"tile_grid_size {tiles_x}x{tiles_y} is too fine for a {width}x{height} image: at most "
+                         f"{most_x}x{most_y} (64 per side, or more where tiles keep at least 8 pixels)")
     return _apply(image, "clahe", lambda levels: _clahe_levels(levels, clip_limit, tiles_x, tiles_y))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import (CHUNK, PILLOW_LUMA_WEIGHTS, channel_histograms, check_image, check_number, is_colour,
+from ._image import (CHUNK, FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, channel_histograms, check_image, check_number, is_colour,
                      join_alpha, lookup, lookup_channels, max_value, pillow_luma, saturate, split_alpha)
 
 
@@ -85,7 +85,7 @@ def _pair_lookup(table, degenerate, image):
 
 def _colour_op(image, name, make_degenerate, factor):
     check_image(image, name)
-    factor = check_number(factor, f"{name} factor")
+    factor = check_number(factor, f"{name} factor", minimum=-FACTOR_LIMIT, maximum=FACTOR_LIMIT)
     colour, alpha = split_alpha(image)
     squeeze = colour.ndim == 3 and colour.shape[2] == 1
     if squeeze:
@@ -122,7 +122,7 @@ def saturation(image, factor: float):
         return pillow_luma(colour)[..., None]
     colour = split_alpha(check_image(image, "saturation"))[0]
     if colour.dtype == np.uint8 and is_colour(colour):
-        factor = check_number(factor, "saturation factor")
+        factor = check_number(factor, "saturation factor", minimum=-FACTOR_LIMIT, maximum=FACTOR_LIMIT)
         colour, alpha = split_alpha(image)
         return join_alpha(_blend_with_luma(colour, factor), alpha)
     return _colour_op(image, "saturation", gray, factor)
@@ -168,7 +168,8 @@ def scale_abs(image, alpha: float = 1.0, beta: float = 0.0):
     Integers are rounded half to even; alpha channels pass through.
     """
     check_image(image, "scale_abs")
-    alpha, beta = check_number(alpha, "alpha"), check_number(beta, "beta")
+    alpha = check_number(alpha, "alpha", minimum=-1e6, maximum=1e6)
+    beta = check_number(beta, "beta", minimum=-1e6, maximum=1e6)
     colour, alpha_channel = split_alpha(image)
     xp = get_array_module(colour)
     if colour.dtype == np.uint8:
@@ -200,8 +201,8 @@ def gamma(image, gamma: float, gain: float = 1.0):
     (scikit-image leaves floats above 1 when gain > 1; we clip).
     """
     check_image(image, "gamma")
-    gamma = check_number(gamma, "gamma", minimum=0)
-    gain = check_number(gain, "gain", minimum=0)
+    gamma = check_number(gamma, "gamma", minimum=0, maximum=100)
+    gain = check_number(gain, "gain", minimum=0, maximum=FACTOR_LIMIT)
     colour, alpha = split_alpha(image)
     top = max_value(colour.dtype)
 
@@ -225,7 +226,7 @@ def log_transform(image, gain: float = 1.0, inverse: bool = False):
     around (gain > 1 on uint8), ours saturates at the maximum instead.
     """
     check_image(image, "log_transform")
-    gain = check_number(gain, "gain", minimum=0)
+    gain = check_number(gain, "gain", minimum=0, maximum=FACTOR_LIMIT)
     colour, alpha = split_alpha(image)
     top = max_value(colour.dtype)
 

@@ -44,11 +44,14 @@ def test_sixteen_bit_colour_stays_sixteen_bit_through_the_command(tmp_path):
 
 @pytest.mark.parametrize("operations, message", [
     (["sparkle"], "unknown operation 'sparkle'"),
-    (["gamma:-1"], "gamma must be a finite number in [0, inf]"),
+    (["gamma:-1"], "gamma must be a finite number in [0, 100]"),
     (["gamma:nan"], "gamma must be a finite number"),
     (["clahe:clip=3"], "clahe has no parameter 'clip'"),
     (["contrast"], "contrast needs factor"),
     (["contrast:abc"], "not a number"),
+    (["contrast:1e308"], "contrast factor must be a finite number in [-1000, 1000]"),
+    (["clahe:tile_grid_size=100000"], "too fine"),
+    (["log:inverse=maybe"], "inverse must be true or false, got 'maybe'"),
 ])
 def test_bad_operations_are_one_line_with_exit_2_and_write_nothing(photo, tmp_path, capsys, operations, message):
     out = tmp_path / "out.png"
@@ -121,3 +124,23 @@ def test_a_folder_input_needs_a_folder_output_and_skips_its_own_output_folder(ph
     for _ in range(2):   # the second run must not find the first run's output inside the input
         assert main([str(nest), str(nest / "out"), "invert"]) == 0
     assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*.png")) == ["a.png", "out/a.png"]
+
+
+def test_runaway_parameters_fail_fast_and_memory_errors_are_one_line(photo, tmp_path, capsys, monkeypatch):
+    import enhance.cli
+
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((800, 1280, 3), dtype=np.uint8)).save(big)
+    assert main([str(big), str(tmp_path / "o.png"), "clahe:tile_grid_size=1000"]) == 2
+    err = capsys.readouterr().err
+    assert "too fine" in err and err.count("\n") == 1 and not (tmp_path / "o.png").exists()
+    with pytest.raises(ValueError, match="at most 160x100"):          # the bound grows with the image
+        clahe(np.zeros((800, 1280, 3), dtype=np.uint8), tile_grid_size=(200, 60))
+
+    def exhausted(image, **kwargs):
+        raise MemoryError("Unable to allocate 1.9 GiB for an array")
+
+    monkeypatch.setitem(enhance.cli.OPERATIONS, "invert", (exhausted, "test"))
+    operations = [("invert", exhausted, {})]
+    with pytest.raises(enhance.cli.ImageError, match=r"invert ran out of memory on a 50x40 image \(Unable to allo"):
+        enhance.cli.apply(np.zeros((40, 50, 3), dtype=np.uint8), operations)

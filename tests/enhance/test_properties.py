@@ -75,7 +75,10 @@ def test_swapping_red_and_blue_swaps_them_in_the_output(name, image):
     swapped[..., [0, 2]] = image[..., [2, 0]]
     expected = function(image, **kwargs)
     expected[..., [0, 2]] = expected[..., [2, 0]].copy()
-    np.testing.assert_array_equal(function(swapped, **kwargs), expected)
+    if image.dtype.kind == "f":   # float filters sum channels in different BLAS orders: last-bit differences
+        np.testing.assert_allclose(function(swapped, **kwargs), expected, rtol=0, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(function(swapped, **kwargs), expected)
 
 
 @settings(max_examples=30, deadline=None)
