@@ -132,6 +132,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"no such file: {path}")
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -145,8 +147,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 image = _to_array_mode(image)
                 array = np.asarray(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageError(f"{path} is too large to open safely ({error}); "
-                         f"images above {Image.MAX_IMAGE_PIXELS:,} pixels are refused") from None
+        raise ImageError(f"{path} is too large to open safely: images above {Image.MAX_IMAGE_PIXELS:,} "
+                         "pixels are refused") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:

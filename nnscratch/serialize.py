@@ -132,6 +132,14 @@ def load(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such state file: {path}")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if not magic:
+        raise StateFileError(f"{path} is empty: not a checkpoint or state file")
+    if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        raise StateFileError(f"{path}: refusing to load pickled data")
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x93NUMPY")):
+        raise StateFileError(f"{path} is not a checkpoint or state file (not a .npz archive)")
     try:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:

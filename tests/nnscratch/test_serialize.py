@@ -53,8 +53,21 @@ def test_truncated_files_give_a_clear_error(tmp_path, keep):
     data = path.read_bytes()
     cut = tmp_path / "cut.npz"
     cut.write_bytes(data[: int(keep * len(data)) if isinstance(keep, float) else keep])
-    with pytest.raises(StateFileError, match="truncated or corrupt|not an nnscratch"):
+    with pytest.raises(StateFileError, match="truncated or corrupt|not an nnscratch|is empty"):
         load(cut)
+
+
+def test_images_and_garbage_are_called_what_they_are_not(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo.jpg")
+    (tmp_path / "garbage.npz").write_bytes(b"this is no checkpoint at all")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for name, message in (("photo.jpg", "not a checkpoint or state file"), ("garbage.npz", "not a checkpoint"),
+                          ("empty.npz", "is empty")):
+        with pytest.raises(StateFileError, match=message) as error:
+            load(tmp_path / name)
+        assert "pickle" not in str(error.value)
 
 
 def test_foreign_and_missing_files(tmp_path):
