@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 import nnscratch as nn
+from enhance import check_float_range
 from nnscratch.backend import asnumpy, get_array_module
 
 from .color import lab_to_rgb, lightness, rgb_to_lab
@@ -71,6 +72,8 @@ def _check_image(image) -> np.ndarray:
         raise ValueError(f"colorize got an empty image of shape {image.shape}")
     if not (image.dtype in (np.uint8, np.uint16) or image.dtype.kind == "f"):
         raise TypeError(f"colorize expects uint8, uint16 or float images, got dtype {image.dtype}")
+    if image.dtype.kind == "f":
+        check_float_range(image, "colorize")
     return image
 
 

@@ -6,6 +6,7 @@ alpha passed through), written with array operations only and matched to
 OpenCV, Pillow or scikit-image (see each docstring for the reference).
 """
 from . import exposure
+from ._image import check_float_range
 from .color import channel_stats, histogram_figure, rgb
 from .colorspace import lab_to_rgb, rgb_to_lab
 from .filters import gaussian_blur, sharpness, unsharp_mask
@@ -17,7 +18,7 @@ from .exposure import (calibrate_debevec, calibrate_robertson, merge_debevec, me
 from .point import autocontrast, brightness, contrast, gamma, invert, log_transform, saturation, scale_abs
 
 __all__ = [
-    "ImageError", "autocontrast", "calibrate_debevec", "calibrate_robertson", "exposure", "merge_debevec",
+    "ImageError", "autocontrast", "check_float_range", "calibrate_debevec", "calibrate_robertson", "exposure", "merge_debevec",
     "merge_mertens", "merge_robertson", "tonemap", "tonemap_drago", "tonemap_mantiuk", "tonemap_reinhard", "brightness", "channel_stats", "clahe", "contrast", "equalize_hist",
     "find_images", "gamma", "gaussian_blur", "hdr", "histogram_figure", "invert", "lab_to_rgb", "log_transform",
     "read_image", "rgb", "rgb_to_lab", "saturation", "scale_abs", "sharpness", "unsharp_mask", "write_image",

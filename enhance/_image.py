@@ -24,7 +24,19 @@ def check_image(image, name: str):
         raise ValueError(f"{name} expects an (H, W) or (H, W, 1|2|3|4) image, got shape {tuple(image.shape)}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"{name} got an empty image of shape {tuple(image.shape)}")
+    if image.dtype.kind == "f":
+        check_float_range(image, name)
     return image
+
+
+def check_float_range(image, name: str) -> None:
+    """Float images hold values in [0, 1]; 0-255 values in a float array are a common slip, named here."""
+    low, high = float(image.min()), float(image.max())
+    if not (low >= 0 and high <= 1):
+        hint = (" (values up to 255: divide by 255, or convert to uint8)" if 1 < high <= 255 and low >= 0
+                else "")
+        raise ValueError(f"{name}: a float image must hold values in [0, 1], this one spans "
+                         f"[{low:g}, {high:g}]{hint}")
 
 
 FACTOR_LIMIT = 1000.0   # enhancement factors and gains beyond this only overflow; refused up front

@@ -90,3 +90,9 @@ def test_model_files_round_trip_and_errors(model, tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.import_module("colorize.infer"), "DEFAULT_WEIGHTS", tmp_path / "missing.npz")
     with pytest.raises(FileNotFoundError, match="no default model"):
         load_model()
+
+
+def test_float_input_in_0_255_is_refused_with_the_fix(model):
+    gray = np.full((16, 16), 200, dtype=np.float32)
+    with pytest.raises(ValueError, match="divide by 255"):
+        colorize(gray, model)

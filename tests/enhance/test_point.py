@@ -82,3 +82,14 @@ def test_point_operations_reject_bad_values():
         autocontrast(image, 150)
     with pytest.raises(TypeError, match="uint8, uint16"):
         brightness(image.astype(np.int32), 1.0)
+
+
+def test_float_images_with_0_255_values_are_refused_with_the_fix():
+    import enhance
+
+    image = np.full((4, 4, 3), 128.0, dtype=np.float32)
+    for function in (enhance.gamma, enhance.invert, enhance.equalize_hist):
+        with pytest.raises(ValueError, match=r"\[0, 1\], this one spans \[128, 128\] .*divide by 255"):
+            function(image) if function is not enhance.gamma else function(image, 0.8)
+    with pytest.raises(ValueError, match=r"spans \[-0.5, 0.5\]"):
+        enhance.invert(np.full((2, 2), -0.5, dtype=np.float64).clip(-0.5, 0.5) + np.eye(2))
