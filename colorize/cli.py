@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"long side of the working resolution for the network (default {WORKING_SIZE})")
     predict.add_argument("--format", choices=["png", "jpg", "webp", "tif", "bmp"],
                          help="output format in folder mode (default: the input's)")
-    predict.add_argument("--enhance", nargs="+", metavar="OP[:ARGS]", default=[],
-                         help="enhance operations applied to the result, e.g. --enhance contrast:1.2 hdr:detail=2 "
+    predict.add_argument("--enhance", action="append", metavar="'OP[:ARGS] ...'", default=[],
+                         help="enhance operations applied to the result, in one quoted string or repeated: "
+                              "--enhance 'contrast:1.2 hdr:detail=2' or --enhance contrast:1.2 --enhance hdr "
                               "(see 'enhance --list')")
     predict.add_argument("--overwrite", action="store_true",
                          help="allow an output to be its input file (replaces the original)")
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bar and no messages, only errors")
 
     score = commands.add_parser("evaluate", help="score a model on colour photos against the grayscale baseline")
-    score.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos")
+    score.add_argument("--data", required=True, metavar="PATH", help="a colour photo or a folder of them")
     score.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     score.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     score.add_argument("--grid", metavar="FILE", help="write a gray | predicted | truth PNG grid")
@@ -197,7 +198,7 @@ def run_predict(args) -> int:
     from enhance.cli import apply, check_operations, parse_operation
 
     try:
-        operations = [parse_operation(text) for text in args.enhance]
+        operations = [parse_operation(text) for chunk in args.enhance for text in chunk.split()]
         check_operations(operations)
     except OperationError as error:
         raise ValueError(f"--enhance: {error}") from None
@@ -274,6 +275,15 @@ def _hint_source(args, files, single):
     return lambda source, relative: given + from_file
 
 
+def _progress(items, what: str):
+    """A progress bar over a list on stderr when it is a terminal; the list itself otherwise."""
+    if len(items) < 2 or not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=what, unit="photo", leave=False)
+
+
 def run_train(args) -> int:
     steps, epochs = args.steps, args.epochs
     if not args.resume and steps is None and epochs is None:
@@ -294,12 +304,24 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     from .evaluate import category_summary, evaluate_photos, find_categories, save_grid
 
-    paths = find_images(args.data)
+    paths = [path for path, _ in _collect_inputs([args.data])]
     if not paths:
         raise ValueError(f"no image files found in {args.data}")
     model = load_model(args.checkpoint)
-    photos = [(p.name, read_image(p)) for p in paths]
-    result = evaluate_photos(model, photos, size=args.size, hint_points=args.hint_points)
+    photos = []
+    for path in _progress(paths, "reading"):
+        try:
+            rgb = to_rgb_uint8(read_image(path))
+        except (ImageError, OSError) as error:
+            print(f"skipping {path}: {error}", file=sys.stderr)
+            continue
+        if colorfulness(rgb[::4, ::4]) < 1.0:
+            print(f"skipping {path}: gray (no colour truth to score against)", file=sys.stderr)
+            continue
+        photos.append((path.name, rgb))
+    if not photos:
+        raise ValueError(f"none of the {len(paths)} image files in {args.data} is a readable colour photo")
+    result = evaluate_photos(model, _progress(photos, "scoring"), size=args.size, hint_points=args.hint_points)
     guided = "psnr_hints" in result["mean"]
     hint_header = f" {f'{args.hint_points} hints':>9}" if guided else ""
     print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'gain':>6}{hint_header} {'ab RMSE':>8} {'colourful':>9} {'truth':>7}")
@@ -320,7 +342,8 @@ def run_evaluate(args) -> int:
     if guided:
         print(f"with {args.hint_points} hints from the truth: {mean['psnr_hints'] - mean['psnr_gray']:+.2f} dB "
               f"over grayscale")
-    categories = find_categories(args.data, paths, args.categories)
+    folder = Path(args.data) if Path(args.data).is_dir() else Path(args.data).parent
+    categories = find_categories(folder, paths, args.categories)
     summary = category_summary(result["images"], categories) if categories else []
     if summary:
         hint_column = f" {'with hints':>10}" if guided else ""

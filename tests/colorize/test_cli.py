@@ -46,7 +46,7 @@ def test_predict_a_folder_continues_past_bad_files(photo_folder, tmp_path, model
 
 @pytest.mark.parametrize("args, message", [
     (["predict", "missing.png", "-o", "out.png"], "no such file or folder"),
-    (["evaluate", "--data", "nowhere"], "no such folder"),
+    (["evaluate", "--data", "nowhere"], "no such file or folder"),
     (["model-summary", "--size", "100"], "multiple of 8"),
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
@@ -111,9 +111,13 @@ def test_predict_can_enhance_the_result(tmp_path, model_file, capsys):
 
     Image.fromarray(synthetic_photo()).convert("L").save(tmp_path / "gray.png")
     assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "out.png"), "--checkpoint", str(model_file),
-                 "--enhance", "contrast:1.3", "gamma:0.8"]) == 0
+                 "--enhance", "contrast:1.3 gamma:0.8"]) == 0
     expected = gamma(contrast(colorize(read_image(tmp_path / "gray.png"), load_model(model_file)), 1.3), 0.8)
     np.testing.assert_array_equal(read_image(tmp_path / "out.png"), expected)
+    # repeated, and before the input: the option can no longer swallow the input file
+    assert main(["predict", "--enhance", "contrast:1.3", "--enhance", "gamma:0.8", str(tmp_path / "gray.png"),
+                 "-o", str(tmp_path / "out2.png"), "--checkpoint", str(model_file)]) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "out2.png"), expected)
     assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "bad.png"), "--checkpoint", str(model_file),
                  "--enhance", "gamma:-2"]) == 1
     assert "--enhance: gamma must be" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
@@ -159,3 +163,19 @@ def test_predict_never_overwrites_an_input_and_refuses_colliding_outputs(tmp_pat
         assert message in err and err.count("\n") == 1, err
     assert hashlib.sha256((tmp_path / "d1" / "x.jpg").read_bytes()).hexdigest() == original
     assert not (tmp_path / "clash").exists() and not (tmp_path / "flat").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_evaluate_skips_gray_and_unreadable_photos_and_takes_a_single_file(tmp_path, model_file, capsys):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    Image.fromarray(synthetic_photo()).save(folder / "colour.png")
+    Image.fromarray(synthetic_photo()).convert("L").convert("RGB").save(folder / "gray.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    assert main(["evaluate", "--data", str(folder), "--checkpoint", str(model_file)]) == 0
+    captured = capsys.readouterr()
+    assert "skipping" in captured.err and "gray.png: gray (no colour truth" in captured.err
+    assert "broken.jpg" in captured.err and "inf" not in captured.out and "colour.png" in captured.out
+    assert "1 of 1 photos" in captured.out or "0 of 1 photos" in captured.out
+    assert main(["evaluate", "--data", str(folder / "colour.png"), "--checkpoint", str(model_file)]) == 0
+    assert main(["evaluate", "--data", str(folder / "gray.png"), "--checkpoint", str(model_file)]) == 1
+    assert "is a readable colour photo" in capsys.readouterr().err
