@@ -7,6 +7,7 @@ errors), never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
+from nnscratch import __version__
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         to_uint8, write_image)
 
@@ -29,6 +31,16 @@ EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError
 
 class UsageError(ValueError):
     """A mistake in the command's arguments found before anything is written: exit status 2."""
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, unless the text already gives it or there is none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: {action.default})"
 
 
 def _positive_int(text: str) -> int:
@@ -59,7 +71,9 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colorize", description="Colorize grayscale photos with a CNN written from scratch.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser = functools.partial(commands.add_parser, formatter_class=DefaultsShown)
 
     predict = commands.add_parser("predict", help="colorize image files or folders")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
@@ -91,20 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     length = fit.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int, help="optimizer steps")
     length.add_argument("--epochs", type=_positive_float, help="passes over the training photos (one crop each)")
-    fit.add_argument("--batch-size", type=_positive_int, default=16)
+    fit.add_argument("--batch-size", type=_positive_int, default=16, help="crops per optimizer step")
     fit.add_argument("--crop", type=_positive_int, default=128, help="crop side in pixels, a multiple of 8 (default 128)")
     fit.add_argument("--lr", type=_positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")
     fit.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (default 32)")
     fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
-    fit.add_argument("--norm", choices=["batch", "none"], default="batch")
-    fit.add_argument("--loss", choices=["huber", "mse", "l1"], default="huber")
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    fit.add_argument("--norm", choices=["batch", "none"], default="batch",
+                     help="normalisation between each hidden convolution and its ReLU")
+    fit.add_argument("--loss", choices=["huber", "mse", "l1"], default="huber", help="per-pixel loss on ab / 110")
+    fit.add_argument("--seed", type=int, default=0, help="seeds the weights, the crops and the training hints")
+    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda runs on a GPU through CuPy")
     held_out = fit.add_mutually_exclusive_group()
     held_out.add_argument("--val", metavar="DIR", help="folder of validation photos")
     held_out.add_argument("--val-fraction", type=_fraction, default=0.0, help="hold out this fraction of --data")
-    fit.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N")
-    fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K")
+    fit.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N",
+                     help="validate and write a checkpoint every N steps")
+    fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K",
+                     help="keep the last K step checkpoints (and best.npz)")
     fit.add_argument("--min-colorfulness", type=float, default=5.0,
                      help="skip photos less colourful than this (Hasler-Süsstrunk; default 5)")
     fit.add_argument("--hints", action="store_true",
@@ -141,9 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(score)
 
     summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a model")
-    summary.add_argument("--hidden-layers", type=_positive_int, default=18)
-    summary.add_argument("--width", type=_positive_int, default=32)
-    summary.add_argument("--norm", choices=["batch", "none"], default="batch")
+    summary.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers")
+    summary.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution")
+    summary.add_argument("--norm", choices=["batch", "none"], default="batch", help="batch normalisation or none")
+    summary.add_argument("--hints", action="store_true", help="the network with colour-hint input")
     summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
     _model_arguments(summary)
 
@@ -361,14 +379,16 @@ def run_evaluate(args) -> int:
 
 
 def run_summary(args) -> int:
-    model = load_model(args.checkpoint) if args.checkpoint else Colorizer(args.hidden_layers, args.width, args.norm)
+    model = (load_model(args.checkpoint) if args.checkpoint
+             else Colorizer(args.hidden_layers, args.width, args.norm, hints=args.hints))
     if args.size % 8:
         raise ValueError(f"--size must be a multiple of 8, got {args.size}")
     rows = layer_table(model, args.size, args.size)
     print(f"Colorizer({model.extra_repr()}): {model.hidden_layer_count()} hidden layers")
-    print(f"{'#':>3}  {'layer':<58} {'output (C, H, W)':>18} {'params':>9} {'GFLOP/MP':>9}")
+    column = max(len(r["layer"]) for r in rows)
+    print(f"{'#':>3}  {'layer':<{column}} {'output (C, H, W)':>18} {'params':>9} {'GFLOP/MP':>9}")
     for r in rows:
-        print(f"{r['index']:>3}  {r['layer'][:58]:<58} {str(r['output']):>18} {r['params']:>9,} "
+        print(f"{r['index']:>3}  {r['layer']:<{column}} {str(r['output']):>18} {r['params']:>9,} "
               f"{r['flops_per_megapixel'] / 1e9:>9.3f}")
     total_params = sum(r["params"] for r in rows)
     total_flops = sum(r["flops_per_megapixel"] for r in rows)
@@ -410,6 +430,9 @@ COMMANDS = {"predict": run_predict, "train": run_train, "evaluate": run_evaluate
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:        # bare 'colorize': say what there is
+        parser.print_help(sys.stderr)
+        return 2
     nn.keep_freed_memory()          # reuse large temporaries between steps instead of page-faulting them in
     try:
         return COMMANDS[args.command](args)

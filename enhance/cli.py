@@ -183,7 +183,9 @@ def run_hdr_merge(argv) -> int:
     parser.add_argument("--times", nargs="+", metavar="T", help="exposure times in seconds (1/30, 0.5 ...); "
                         "default: the files' EXIF ExposureTime")
     parser.add_argument("-o", "--output", required=True, help="the merged, displayable image")
-    parser.add_argument("--method", choices=["mertens", "debevec", "robertson"], default="mertens")
+    parser.add_argument("--method", choices=["mertens", "debevec", "robertson"], default="mertens",
+                        help="mertens: exposure fusion, no times needed; debevec, robertson: radiance merge and "
+                             "tone mapping (default mertens)")
     parser.add_argument("--tonemap", choices=["reinhard", "drago", "mantiuk", "linear"], default="reinhard",
                         help="how debevec/robertson radiance is mapped for display (default reinhard)")
     parser.add_argument("--gamma", type=float, default=2.2, help="display gamma of the tone mapping (default 2.2)")
@@ -297,6 +299,15 @@ def run_enhance(argv) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:                       # bare 'enhance': show what it does
+        print(__doc__.split("\n\n")[1].rstrip(), file=sys.stderr)
+        print("\nrun 'enhance --help' for the options, 'enhance --list' for every operation", file=sys.stderr)
+        return 2
+    if argv[:1] == ["--version"]:
+        from nnscratch import __version__
+
+        print(f"enhance {__version__}")
+        return 0
     try:
         if argv[:1] == ["--list"]:
             print(list_operations())

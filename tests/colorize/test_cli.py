@@ -179,3 +179,19 @@ def test_evaluate_skips_gray_and_unreadable_photos_and_takes_a_single_file(tmp_p
     assert main(["evaluate", "--data", str(folder / "colour.png"), "--checkpoint", str(model_file)]) == 0
     assert main(["evaluate", "--data", str(folder / "gray.png"), "--checkpoint", str(model_file)]) == 1
     assert "is a readable colour photo" in capsys.readouterr().err
+
+
+def test_the_commands_introduce_themselves(capsys):
+    assert main([]) == 2 and "predict" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("colorize ")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 16)" in text and "(default: huber)" in text and "(default: None)" not in text
+    for package in ("colorize", "enhance"):
+        result = subprocess.run([sys.executable, "-m", package, "--version"], capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout.startswith(package), result.stderr
+    from enhance.cli import main as enhance_main
+    assert enhance_main([]) == 2 and "enhance --list" in capsys.readouterr().err
