@@ -124,6 +124,35 @@ def gradcheck(module: Module, x, dtype=np.float64, step: float | None = None, se
     return errors
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Pass or fail of a gradient check: the worst tensor, its error and the tolerance it was held to."""
+
+    passed: bool
+    worst: str
+    error: float
+    tolerance: float
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        word, sign = ("PASS", "<=") if self.passed else ("FAIL", ">")
+        return f"{word}: worst relative error {self.error:.1e} ({self.worst}) {sign} {self.tolerance:.0e}"
+
+
+def verdict(errors: dict[str, float], tolerance: float = SMOOTH_TOLERANCE) -> Verdict:
+    """Judge what :func:`gradcheck` returned: ``print(verdict(gradcheck(layer, x)))``.
+
+    Use ``KINK_TOLERANCE`` (1e-5) for layers with kinks (ReLU, max pooling, L1)
+    whose inputs may sit near them; smooth layers meet 1e-7 in float64.
+    """
+    if not errors:
+        raise ValueError("no gradients were checked")
+    worst = max(errors, key=errors.get)
+    return Verdict(errors[worst] <= tolerance, worst, errors[worst], tolerance)
+
+
 def gradcheck_loss(criterion, pred, target, dtype=np.float64, step: float | None = None,
                    seed: int = 0, max_elements: int | None = None) -> dict[str, float]:
     """Like :func:`gradcheck` for a loss: checks ``criterion.backward()`` against ``d loss / d pred``."""

@@ -78,6 +78,11 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif _holds_modules(value):
+            kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+            raise TypeError(f"{type(self).__name__}.{name} is a {type(value).__name__} holding Modules, which "
+                            f"would not be registered (their parameters would be neither trained nor saved); "
+                            f"wrap it: self.{name} = nn.{kind}(...)")
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, value: Any) -> None:
@@ -87,10 +92,13 @@ class Module:
 
     # -- the computation ----------------------------------------------------
     def forward(self, x):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x) -> y")
 
     def backward(self, grad_output):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement backward(grad_output) -> grad_input: given dL/dy, "
+            "add each parameter's gradient with param.accumulate(...) and return dL/dx "
+            "(then check it with nnscratch.gradcheck)")
 
     def __call__(self, x):
         return self.forward(x)
@@ -221,6 +229,14 @@ class Module:
         return "\n".join(lines)
 
 
+def _holds_modules(value) -> bool:
+    if isinstance(value, dict):
+        return any(isinstance(item, Module) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(item, Module) for item in value)
+    return False
+
+
 def _shape(value) -> tuple:
     return tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
 
@@ -255,6 +271,71 @@ class Sequential(Module):
             if grad_output is None:          # a layer that computes no input gradient ends the chain
                 break
         return grad_output
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children ``0``, ``1``, ... (as ``torch.nn.ModuleList``).
+
+    It has no forward of its own: the module that holds it decides how its
+    members are applied (and backpropagated, in reverse).
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """Modules by name, registered as children under those names (as ``torch.nn.ModuleDict``)."""
+
+    def __init__(self, modules: dict | None = None):
+        super().__init__()
+        for name, module in (modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict holds Modules, got {type(module).__name__} for {name!r}")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"ModuleDict keys must be identifiers, got {name!r}")
+        setattr(self, name, module)
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
 
 
 def check_input(module: Module, x: Any, ndim: int, channels: int | None = None, channel_axis: int = 1) -> None:

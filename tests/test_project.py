@@ -67,3 +67,9 @@ def test_hdr_bracket_example(tmp_path):
     out = run_example(ROOT / "examples" / "hdr_bracket.py", "--out", tmp_path / "hdr.png")
     correlation = float(re.search(r"correlation of logs ([\d.]+)", out).group(1))
     assert correlation > 0.99 and (tmp_path / "hdr.png").stat().st_size > 10000
+
+
+def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():
+    out = run_example(ROOT / "examples" / "write_your_own_layer.py")
+    assert re.search(r"^PASS: worst relative error", out, re.MULTILINE)
+    assert "with a bug: FAIL" in out and "learned a = [2. 2. 2.], b = [-1. -1. -1.]" in out, out

@@ -178,3 +178,40 @@ def test_keep_freed_memory_takes_effect_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     assert nn.keep_freed_memory() is True
+
+
+def test_layers_in_a_plain_list_are_refused_and_module_list_and_dict_register_them():
+    class Listed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(2, 3), nn.ReLU()]
+
+    with pytest.raises(TypeError, match=r"Listed.layers is a list holding Modules.*nn.ModuleList"):
+        Listed()
+
+    class Held(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(2, 3), nn.ReLU()])
+            self.heads = nn.ModuleDict({"left": nn.Linear(3, 1), "right": nn.Linear(3, 2)})
+
+    model = Held()
+    assert len(model.parameters()) == 6
+    assert list(model.state_dict()) == ["layers.0.weight", "layers.0.bias", "heads.left.weight", "heads.left.bias",
+                                        "heads.right.weight", "heads.right.bias"]
+    assert isinstance(model.layers[1], nn.ReLU) and "left" in model.heads and len(model.heads) == 2
+    with pytest.raises(TypeError, match="ModuleList holds Modules"):
+        model.layers.append("relu")
+
+
+def test_a_module_without_backward_says_what_to_write_and_verdicts_judge_checks():
+    class NoBackward(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    with pytest.raises(NotImplementedError, match=r"NoBackward must implement backward\(grad_output\)"):
+        NoBackward().backward(np.ones(3))
+    assert nn.verdict({"input": 3e-9, "weight": 2e-10}).passed
+    failed = nn.verdict({"input": 3e-9, "weight": 2e-3})
+    assert not failed and failed.worst == "weight" and str(failed).startswith("FAIL")
+    assert nn.verdict({"input": 5e-6}, tolerance=1e-5).passed
