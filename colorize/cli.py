@@ -17,7 +17,7 @@ import numpy as np
 import nnscratch as nn
 from nnscratch import __version__
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
-                        to_uint8, write_image)
+                        read_metadata, to_uint8, write_image)
 
 from .data import to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "(see 'enhance --list')")
     predict.add_argument("--overwrite", action="store_true",
                          help="allow an output to be its input file (replaces the original)")
+    predict.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100")
+    predict.add_argument("--keep-gps", action="store_true",
+                         help="keep the GPS position in the EXIF (camera, date and exposure are always kept)")
     predict.add_argument("--hint", action="append", default=[], metavar="Y,X:#RRGGBB",
                          help="a colour point in the input's pixel coordinates (repeat for more), e.g. "
                               "--hint 120,40:#c03020; only its chroma is used")
@@ -199,6 +202,8 @@ def run_predict(args) -> int:
     single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
     if single and args.format:
         raise ValueError("--format is for folder output; for one file the output's extension decides")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1-100, got {args.quality}")
     if not single and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
         raise UsageError(f"{len(files)} input files (or a folder) need an output folder, not {output.name!r}")
 
@@ -244,7 +249,8 @@ def run_predict(args) -> int:
                     told_about_colour = True
             result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
                               dtype=np.uint16 if image.dtype == np.uint16 else np.uint8)
-            write_image(target, apply(result, operations))
+            write_image(target, apply(result, operations), quality=args.quality,
+                        metadata=read_metadata(source, keep_gps=args.keep_gps))
             if args.show_hints:
                 write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
             print(f"{source} -> {target}")

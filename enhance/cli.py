@@ -22,7 +22,7 @@ from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, 
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
 from .io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
-                 write_atomically, write_figure, write_image, write_radiance_hdr)
+                 read_metadata, write_atomically, write_figure, write_image, write_radiance_hdr)
 
 OPERATIONS = {
     "equalize": (equalize_hist, "histogram equalization (cv2.equalizeHist; colour through luma)"),
@@ -263,7 +263,12 @@ def run_enhance(argv) -> int:
     parser.add_argument("operations", nargs="+", metavar="OP[:ARGS]", help="e.g. contrast:1.3 clahe:clip_limit=2")
     parser.add_argument("--overwrite", action="store_true",
                         help="allow the output to be the input file (or folder): replace the originals")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
+    parser.add_argument("--keep-gps", action="store_true",
+                        help="keep the GPS position in the EXIF (camera, date and exposure are always kept)")
     args = parser.parse_args(argv)
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1-100, got {args.quality}")
     operations = [parse_operation(text) for text in args.operations]
     check_operations(operations)
     source, target = Path(args.input), Path(args.output)
@@ -286,7 +291,8 @@ def run_enhance(argv) -> int:
     failures = 0
     for file, destination in files:
         try:
-            write_image(destination, apply(read_image(file), operations))
+            write_image(destination, apply(read_image(file), operations), quality=args.quality,
+                        metadata=read_metadata(file, keep_gps=args.keep_gps))
             print(f"{file} -> {destination}")
         except (ImageError, OSError, ValueError) as error:
             failures += 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -182,14 +183,58 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     raise ImageError(f"cannot convert an array of dtype {array.dtype} to an 8-bit image")
 
 
-def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
+@dataclass(frozen=True)
+class PhotoMetadata:
+    """What a photo carries besides its pixels: EXIF (bytes, orientation reset) and an ICC profile."""
+
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+
+
+_EXIF_IFD, _GPS_IFD, _ORIENTATION = 0x8769, 0x8825, 0x0112
+
+
+def read_metadata(path: str | os.PathLike, keep_gps: bool = False) -> PhotoMetadata:
+    """A photo's EXIF and ICC profile, to hand to :func:`write_image` for its result.
+
+    The orientation tag is reset to 1 (``read_image`` has already turned the
+    pixels upright); the GPS block is dropped unless ``keep_gps``.  A file
+    without them, or that Pillow cannot read, gives empty metadata.
+    """
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            icc = image.info.get("icc_profile") or None
+            if len(exif):
+                exif.get_ifd(_EXIF_IFD)            # load the camera block so that it is written back
+                if _ORIENTATION in exif:
+                    exif[_ORIENTATION] = 1
+                if not keep_gps:
+                    exif.pop(_GPS_IFD, None)
+            return PhotoMetadata(exif.tobytes() if len(exif) else None, icc)
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+        return PhotoMetadata()
+
+
+def _icc_fits(profile: bytes | None, channels: int) -> bool:
+    """An ICC profile describes gray or RGB data (header bytes 16-20); attach it only to matching pixels."""
+    if not profile or len(profile) < 20:
+        return False
+    space = profile[16:20]
+    return space == (b"GRAY" if channels in (1, 2) else b"RGB ")
+
+
+def write_image(path: str | os.PathLike, array, quality: int = 95, metadata: PhotoMetadata | None = None) -> Path:
     """Write an array to ``path``; the extension picks the format.
 
     uint8 gray, gray+alpha, RGB and RGBA are written as they are; uint16 gray
     and colour (RGB, RGBA) stay 16-bit in PNG and TIFF (colour through the
     ``16bit`` extra; TIFF deflate-compressed); floats in [0, 1] are stored as 8-bit.
-    Formats without alpha (JPEG, BMP) drop the alpha channel.  The file is
-    written to a temporary name and renamed into place.
+    Formats without alpha (JPEG, BMP) drop the alpha channel.  ``quality``
+    (1-100) is for JPEG and WebP; ``metadata`` (from :func:`read_metadata`)
+    puts EXIF and a matching ICC profile into JPEG, PNG, WebP and TIFF files
+    (16-bit colour files are written without them).  The file is written to
+    a temporary name and renamed into place.
     """
     path = Path(path)
     image_format = _FORMATS.get(path.suffix.lower())
@@ -222,7 +267,14 @@ def write_image(path: str | os.PathLike, array, quality: int = 95) -> Path:
             array = array[:, :, :-1] if channels == 4 else array[:, :, 0]
             channels -= 1
         image = Image.fromarray(np.ascontiguousarray(array))  # uint8: L, LA, RGB or RGBA by shape
+    if not 1 <= quality <= 100:
+        raise ImageError(f"quality must be 1-100, got {quality}")
     options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    if metadata is not None:
+        if metadata.exif and image_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+            options["exif"] = metadata.exif
+        if _icc_fits(metadata.icc_profile, channels) and image_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+            options["icc_profile"] = metadata.icc_profile
     return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options))
 
 

@@ -195,3 +195,23 @@ def test_the_commands_introduce_themselves(capsys):
         assert result.returncode == 0 and result.stdout.startswith(package), result.stderr
     from enhance.cli import main as enhance_main
     assert enhance_main([]) == 2 and "enhance --list" in capsys.readouterr().err
+
+
+def test_predict_keeps_exif_and_attaches_only_a_fitting_icc_profile(tmp_path, model_file):
+    from PIL import ImageCms
+
+    from tests.enhance.test_cli import camera_jpeg
+
+    icc = camera_jpeg(tmp_path / "colour.jpg", synthetic_photo())
+    exif = Image.Exif()
+    exif[0x010F] = "Scanner Co"
+    gray_icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()[:16] + b"GRAY" + b"\0" * 108
+    Image.fromarray(synthetic_photo()[..., 1]).save(tmp_path / "gray.jpg", exif=exif.tobytes(), icc_profile=gray_icc)
+    for name in ("colour", "gray"):
+        assert main(["predict", str(tmp_path / f"{name}.jpg"), "-o", str(tmp_path / f"{name}-out.jpg"),
+                     "--checkpoint", str(model_file), "--quality", "90"]) == 0
+    with Image.open(tmp_path / "colour-out.jpg") as out:
+        assert out.getexif()[0x010F] == "Camera Co" and out.info.get("icc_profile") == icc
+        assert not out.getexif().get_ifd(0x8825)
+    with Image.open(tmp_path / "gray-out.jpg") as out:   # a gray profile does not describe the RGB result
+        assert out.getexif()[0x010F] == "Scanner Co" and "icc_profile" not in out.info

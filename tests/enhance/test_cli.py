@@ -144,3 +144,44 @@ def test_runaway_parameters_fail_fast_and_memory_errors_are_one_line(photo, tmp_
     operations = [("invert", exhausted, {})]
     with pytest.raises(enhance.cli.ImageError, match=r"invert ran out of memory on a 50x40 image \(Unable to allo"):
         enhance.cli.apply(np.zeros((40, 50, 3), dtype=np.uint8), operations)
+
+
+def camera_jpeg(path, pixels, exposure=(1, 30), gps=True):
+    """A JPEG as a camera writes it: make, date, exposure time, GPS, orientation, an sRGB ICC profile."""
+    from PIL import ImageCms
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0132], exif[0x0112] = "Camera Co", "2026:11:25 10:00:00", 1
+    exif.get_ifd(0x8769)[0x829A] = IFDRational(*exposure)
+    if gps:
+        exif.get_ifd(0x8825)[1] = "N"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(pixels).save(path, quality=95, exif=exif.tobytes(), icc_profile=icc)
+    return icc
+
+
+def test_exif_and_icc_survive_enhancement_and_gps_only_on_request(tmp_path):
+    icc = camera_jpeg(tmp_path / "in.jpg", synthetic_photo(40, 50))
+    assert main([str(tmp_path / "in.jpg"), str(tmp_path / "out.jpg"), "contrast:1.2", "--quality", "80"]) == 0
+    assert main([str(tmp_path / "in.jpg"), str(tmp_path / "gps.png"), "contrast:1.2", "--keep-gps"]) == 0
+    with Image.open(tmp_path / "out.jpg") as out:
+        exif = out.getexif()
+        assert exif[0x010F] == "Camera Co" and exif[0x0132] == "2026:11:25 10:00:00" and exif[0x0112] == 1
+        assert float(exif.get_ifd(0x8769)[0x829A]) == 1 / 30 and not exif.get_ifd(0x8825)
+        assert out.info["icc_profile"] == icc
+    with Image.open(tmp_path / "gps.png") as out:
+        assert out.getexif().get_ifd(0x8825)[1] == "N" and out.info["icc_profile"] == icc
+    assert main([str(tmp_path / "in.jpg"), str(tmp_path / "q.jpg"), "invert", "--quality", "101"]) == 2
+
+
+def test_a_bracket_that_went_through_enhance_still_merges_without_times(tmp_path):
+    (tmp_path / "bracket").mkdir()
+    base = synthetic_photo(40, 50).astype(np.float64) / 255
+    for index, (numerator, denominator) in enumerate([(1, 120), (1, 30), (1, 8)]):
+        level = np.clip(np.rint(np.clip(base * (4 ** index) / 4, 0, 1) * 255), 0, 255).astype(np.uint8)
+        camera_jpeg(tmp_path / "bracket" / f"e{index}.jpg", level, exposure=(numerator, denominator))
+    assert main([str(tmp_path / "bracket"), str(tmp_path / "sharp"), "sharpness:1.5"]) == 0
+    outputs = sorted(str(p) for p in (tmp_path / "sharp").glob("*.jpg"))
+    assert main(["hdr-merge", *outputs, "--method", "debevec", "-o", str(tmp_path / "merged.png")]) == 0
+    assert read_image(tmp_path / "merged.png").shape == (40, 50, 3)
