@@ -1,8 +1,10 @@
 """Every enhancement side by side on one photograph (Grace Hopper, shipped inside matplotlib).
 
-Run:  python examples/enhance_gallery.py [--out gallery.png]
+Run:  python examples/enhance_gallery.py [--out FIGURE.png]
 """
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from matplotlib import cbook
@@ -12,7 +14,8 @@ from PIL import Image
 import enhance
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--out", default="gallery.png")
+parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "gallery.png"),
+                    help="figure to write (default: in the temporary folder)")
 args = parser.parse_args()
 
 with cbook.get_sample_data("grace_hopper.jpg") as handle:
@@ -45,4 +48,5 @@ for index, (title, image) in enumerate(panels):
     axes.axis("off")
 figure.tight_layout()
 figure.savefig(args.out)
+print(f"wrote {args.out}")
 print(f"wrote {args.out} ({len(panels) - 1} techniques)")

@@ -6,9 +6,11 @@ response, and then: the response is recovered (Debevec, Robertson), the
 exposures are merged into radiance and tone-mapped, and fused directly
 (Mertens).  One figure shows it all.
 
-Run:  python examples/hdr_bracket.py [--out hdr_bracket.png]
+Run:  python examples/hdr_bracket.py [--out FIGURE.png]
 """
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from matplotlib import cbook
@@ -18,7 +20,8 @@ from PIL import Image
 from enhance import exposure
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--out", default="hdr_bracket.png")
+parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hdr_bracket.png"),
+                    help="figure to write (default: in the temporary folder)")
 args = parser.parse_args()
 
 with cbook.get_sample_data("grace_hopper.jpg") as handle:

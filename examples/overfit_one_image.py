@@ -4,7 +4,7 @@ A small colorizer (18 hidden layers, width 8) trains on crops of a single photo
 (Grace Hopper, shipped inside matplotlib).  The loss falls by orders of
 magnitude and the recoloured photo beats the grayscale baseline by many dB.
 
-Run:  python examples/overfit_one_image.py [--steps 300] [--out overfit.png]
+Run:  python examples/overfit_one_image.py [--steps 300] [--out FIGURE.png]
 """
 import argparse
 import tempfile
@@ -21,7 +21,8 @@ from colorize.infer import load_model
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=300)
-parser.add_argument("--out", default="overfit.png")
+parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "overfit.png"),
+                    help="figure to write (default: in the temporary folder)")
 args = parser.parse_args()
 
 with cbook.get_sample_data("grace_hopper.jpg") as handle:

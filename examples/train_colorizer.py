@@ -1,27 +1,33 @@
 """A scripted training run: sweep the learning rate, compare on held-out photos.
 
-Run:  python examples/train_colorizer.py PHOTO_FOLDER [--steps 300] [--runs runs/sweep]
+Run:  python examples/train_colorizer.py PHOTO_FOLDER [--steps 300] [--runs RUNS_FOLDER]
+
+PHOTO_FOLDER is any folder of your own colour photos (searched recursively);
+the run folders go to RUNS_FOLDER (default: runs/sweep in the temporary folder).
 
 Each setting trains its own run folder (checkpoints, metrics.jsonl, loss.png);
 10 % of the photos are held out and scored against the grayscale baseline at
 every checkpoint.  Interrupt and rerun: each run resumes where it stopped.
 """
 import argparse
+import tempfile
 from pathlib import Path
 
 from colorize import train
+from colorize.train import latest_checkpoint
 
 parser = argparse.ArgumentParser()
 parser.add_argument("photos", help="folder of colour photos")
 parser.add_argument("--steps", type=int, default=300)
-parser.add_argument("--runs", default="runs/sweep")
+parser.add_argument("--runs", default=str(Path(tempfile.gettempdir()) / "runs" / "sweep"))
 parser.add_argument("--width", type=int, default=16)
 args = parser.parse_args()
 
 results = {}
 for lr in (1e-4, 3e-4, 1e-3):
-    history = train(data=args.photos, out=Path(args.runs) / f"lr{lr:g}", steps=args.steps, lr=lr,
-                    width=args.width, val_fraction=0.1, checkpoint_every=max(args.steps // 3, 1), resume=True)
+    run = Path(args.runs) / f"lr{lr:g}"
+    history = train(data=args.photos, out=run, steps=args.steps, lr=lr, width=args.width, val_fraction=0.1,
+                    checkpoint_every=max(args.steps // 3, 1), resume=latest_checkpoint(run) is not None)
     validation = [r for r in history if "val_psnr" in r]
     results[lr] = validation[-1] if validation else None
 
