@@ -233,7 +233,7 @@ def run_predict(args) -> int:
         raise UsageError("this model was trained without colour hints and cannot follow them "
                          "(train one with 'colorize train --hints')")
     failures, told_about_colour = [], False
-    for source, relative in files:
+    for source, relative in _progress(files, "colorizing"):
         target = target_of(source, relative)
         try:
             image = read_image(source)
