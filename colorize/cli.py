@@ -173,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     _model_arguments(demo)
 
+    web = commands.add_parser("serve", help="a local web page to colorize, guide with colour points and enhance "
+                                            "(needs the web extra: pip install -e '.[web]')")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network")
+    web.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    web.add_argument("--max-upload-mb", type=_positive_float, default=25.0, help="largest upload accepted, in MB")
+    web.add_argument("--open", action="store_true", help="open the page in the default browser")
+    _model_arguments(web)
+
     export = commands.add_parser("export", help="write a compact model file (weights only) from a checkpoint")
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
     export.add_argument("output", metavar="OUT.npz")
@@ -429,7 +437,17 @@ def run_export(args) -> int:
     return 0
 
 
-COMMANDS = {"predict": run_predict, "train": run_train, "evaluate": run_evaluate,
+def run_serve(args) -> int:
+    try:
+        from .server import serve
+        import flask  # noqa: F401  (the web extra)
+    except ImportError:
+        raise ValueError("colorize serve needs the web extra: pip install -e '.[web]' (Flask)") from None
+    serve(args.host, args.port, args.checkpoint, args.max_upload_mb, args.open)
+    return 0
+
+
+COMMANDS = {"serve": run_serve, "predict": run_predict, "train": run_train, "evaluate": run_evaluate,
             "model-summary": run_summary, "export": run_export, "demo": run_demo}
 
 

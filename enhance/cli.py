@@ -43,6 +43,55 @@ OPERATIONS = {
 }
 
 
+# Ranges a user interface offers for each parameter (min, max, step, neutral value): the useful
+# span of each operation, inside what the functions accept.  Parameters not listed are left out
+# of such interfaces (tile_grid_size) or are flags (log's inverse).
+CONTROL_RANGES = {
+    ("clahe", "clip_limit"): (0.5, 8.0, 0.1, 2.0),
+    ("brightness", "factor"): (0.0, 2.0, 0.05, 1.0),
+    ("contrast", "factor"): (0.0, 2.0, 0.05, 1.0),
+    ("autocontrast", "cutoff"): (0.0, 10.0, 0.5, 0.0),
+    ("sharpness", "factor"): (0.0, 4.0, 0.1, 1.0),
+    ("saturation", "factor"): (0.0, 2.0, 0.05, 1.0),
+    ("rgb", "red"): (0.5, 1.5, 0.01, 1.0),
+    ("rgb", "green"): (0.5, 1.5, 0.01, 1.0),
+    ("rgb", "blue"): (0.5, 1.5, 0.01, 1.0),
+    ("scale_abs", "alpha"): (0.0, 3.0, 0.05, 1.0),
+    ("scale_abs", "beta"): (-100.0, 100.0, 1.0, 0.0),
+    ("gamma", "gamma"): (0.2, 3.0, 0.05, 1.0),
+    ("gamma", "gain"): (0.5, 1.5, 0.01, 1.0),
+    ("log", "gain"): (0.5, 1.5, 0.01, 1.0),
+    ("hdr", "sigma_s"): (1.0, 100.0, 1.0, 10.0),
+    ("hdr", "sigma_r"): (0.01, 1.0, 0.01, 0.15),
+    ("hdr", "detail"): (0.0, 6.0, 0.1, 3.0),
+    ("blur", "sigma"): (0.1, 10.0, 0.1, 1.0),
+    ("unsharp", "sigma"): (0.5, 10.0, 0.1, 1.0),
+    ("unsharp", "amount"): (0.0, 4.0, 0.1, 1.0),
+    ("unsharp", "threshold"): (0.0, 50.0, 1.0, 0.0),
+}
+
+
+def describe_operations() -> list[dict]:
+    """Every operation with its parameters, defaults and control ranges, as JSON-ready data."""
+    described = []
+    for name, (function, summary) in OPERATIONS.items():
+        params = []
+        for parameter in parameters(function):
+            default = None if parameter.default is inspect.Parameter.empty else parameter.default
+            entry = {"name": parameter.name, "default": list(default) if isinstance(default, tuple) else default}
+            if isinstance(default, bool):
+                entry["kind"] = "flag"
+            elif (name, parameter.name) in CONTROL_RANGES:
+                low, high, step, neutral = CONTROL_RANGES[name, parameter.name]
+                entry.update(kind="number", min=low, max=high, step=step,
+                             default=default if default is not None else neutral)
+            else:
+                entry["kind"] = "fixed"
+            params.append(entry)
+        described.append({"name": name, "summary": summary, "parameters": params})
+    return described
+
+
 class UsageError(ValueError):
     pass
 

@@ -1,0 +1,168 @@
+"""``colorize serve``: a local web page to colorize, guide with colour points, and enhance a photo.
+
+Built on Flask (the ``web`` extra).  The page (``static/``: plain HTML, CSS
+and JavaScript, nothing fetched from elsewhere) talks to a small HTTP API:
+
+    GET  /                 the page
+    GET  /api/operations   the enhancement operations, their parameters, ranges and defaults (JSON)
+    POST /api/colorize     multipart: image (file), optional hints (JSON text), enhance (text in the
+                           ``enhance`` command's syntax), size (working resolution) -> PNG of the
+                           upload's pixel size
+
+Errors are JSON ``{"error": "<one sentence>"}``: 400 for a bad image, hints,
+operation or value (and decompression bombs), 413 for an upload over the
+limit (refused from its declared length, before it is read), 404 for any
+other path.  Nothing is written to disk: uploads are read from memory and
+results streamed back.  The page sends a downscaled copy while the user
+works (fast) and the original once, for the full-resolution download.
+"""
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from enhance.cli import UsageError, apply, check_operations, describe_operations, parse_operation
+from enhance.io import ImageError, read_image
+
+from .hints import check_hints, hints_from_json
+from .infer import WORKING_SIZE, colorize
+
+STATIC = Path(__file__).parent / "static"
+MAX_SIZE = 1024          # the largest working resolution a request may ask for
+
+
+class RequestError(ValueError):
+    """A bad request: answered with status 400 and its message."""
+
+
+def _read_upload(upload) -> np.ndarray:
+    """The uploaded file as an image array (read in memory; Pillow's size guard applies)."""
+    if upload is None or not upload.filename:
+        raise RequestError("no image was uploaded (form field 'image')")
+    data = upload.read()
+    if not data:
+        raise RequestError("the uploaded image is empty")
+    suffix = Path(upload.filename).suffix.lower() or ".img"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:   # read_image takes paths; gone on close
+        handle.write(data)
+        handle.flush()
+        try:
+            return read_image(handle.name)
+        except ImageError as error:
+            message = str(error).replace(handle.name, repr(upload.filename))
+            raise RequestError(message) from None
+
+
+def _parse_request(form, image: np.ndarray):
+    try:
+        hints = hints_from_json(json.loads(form.get("hints") or "[]"))
+        hints = check_hints(hints, image.shape[0], image.shape[1])
+    except json.JSONDecodeError as error:
+        raise RequestError(f"hints are not valid JSON: {error}") from None
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+    try:
+        operations = [parse_operation(text) for text in (form.get("enhance") or "").split()]
+        check_operations(operations)
+    except UsageError as error:
+        raise RequestError(f"enhance: {error}") from None
+    size_text = form.get("size") or str(WORKING_SIZE)
+    try:
+        size = int(size_text)
+    except ValueError:
+        raise RequestError(f"size must be an integer, got {size_text!r}") from None
+    if not 8 <= size <= MAX_SIZE:
+        raise RequestError(f"size must be between 8 and {MAX_SIZE}, got {size}")
+    return hints, operations, size
+
+
+def create_app(model=None, max_upload_mb: float = 25.0):
+    """The Flask application; ``model`` defaults to the shipped colorizer (loaded once)."""
+    from flask import Flask, jsonify, request, send_file, send_from_directory
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+    from .infer import load_model
+
+    model = load_model() if model is None else model
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
+
+    def error(message: str, status: int):
+        return jsonify({"error": message}), status
+
+    @app.get("/")
+    def page():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.get("/static/<path:name>")
+    def static_file(name):
+        return send_from_directory(STATIC, name)     # refuses paths that leave the folder (404)
+
+    @app.get("/api/operations")
+    def operations():
+        return jsonify({"operations": describe_operations(), "hints": model.config["hints"]})
+
+    @app.post("/api/colorize")
+    def colorize_upload():
+        image = _read_upload(request.files.get("image"))
+        hints, operations, size = _parse_request(request.form, image)
+        if hints and not model.config["hints"]:
+            raise RequestError("this model was trained without colour hints")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = apply(colorize(image, model, size=size, hints=hints), operations)
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(result)).save(buffer, format="PNG", compress_level=1)
+        buffer.seek(0)
+        return send_file(buffer, mimetype="image/png", download_name="colorized.png")
+
+    @app.errorhandler(RequestError)
+    def bad_request(problem):
+        return error(str(problem), 400)
+
+    @app.errorhandler(ImageError)
+    def bad_image(problem):
+        return error(str(problem), 400)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_):
+        return error(f"the upload is larger than the limit of {max_upload_mb:g} MB", 413)
+
+    @app.errorhandler(HTTPException)
+    def http_error(problem):
+        return error(problem.description or problem.name, problem.code or 500)
+
+    @app.errorhandler(MemoryError)
+    def out_of_memory(_):
+        return error("not enough memory for this image; try a smaller one", 413)
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, checkpoint=None, max_upload_mb: float = 25.0,
+          open_browser: bool = False) -> None:
+    """Run the page on a local server until Ctrl-C."""
+    import sys
+
+    from werkzeug.serving import make_server
+
+    from .infer import load_model
+
+    app = create_app(load_model(checkpoint), max_upload_mb)
+    server = make_server(host, port, app, threaded=False)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{server.server_port}/"
+    if host in ("0.0.0.0", "::"):
+        print(f"warning: listening on every network interface ({host}): anyone who can reach this machine "
+              "can use the page", file=sys.stderr)
+    print(f"colorize serve: open {url} (Ctrl-C to stop)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    server.serve_forever()

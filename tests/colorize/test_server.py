@@ -1,0 +1,107 @@
+"""colorize serve: every endpoint and error through Flask's test client, and the page in a real browser."""
+import io
+import json
+import shutil
+import socket
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize import colorize
+from colorize.model import Colorizer
+from tests.conftest import synthetic_photo
+
+flask = pytest.importorskip("flask", reason="the web extra (Flask) serves the page")
+from colorize.server import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Colorizer(hidden_layers=18, width=2, hints=True, seed=1).eval()
+
+
+@pytest.fixture(scope="module")
+def client(model):
+    return create_app(model, max_upload_mb=1).test_client()
+
+
+def png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def post(client, data=None, image=None, name="photo.png"):
+    form = dict(data or {})
+    if image is not None:
+        form["image"] = (io.BytesIO(image), name)
+    return client.post("/api/colorize", data=form, content_type="multipart/form-data")
+
+
+def test_the_page_and_its_files_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and b"<title>colorize</title>" in page.data
+    for name in ("app.js", "style.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_operations_describe_parameters_ranges_and_defaults(client):
+    answer = client.get("/api/operations").get_json()
+    operations = {op["name"]: op for op in answer["operations"]}
+    assert answer["hints"] is True and {"equalize", "clahe", "contrast", "hdr", "invert"} <= set(operations)
+    factor = operations["contrast"]["parameters"][0]
+    assert factor == {"name": "factor", "default": 1.0, "kind": "number", "min": 0.0, "max": 2.0, "step": 0.05}
+    assert {"name": "inverse", "default": False, "kind": "flag"} in operations["log"]["parameters"]
+
+
+def test_colorize_answers_a_png_of_the_upload_size_equal_to_the_library(client, model):
+    photo = synthetic_photo(37, 53)
+    hints = [{"y": 10, "x": 12.5, "color": "#c03020"}]
+    answer = post(client, {"hints": json.dumps(hints), "enhance": "contrast:1.2 gamma:0.9", "size": "64"},
+                  png_bytes(photo))
+    assert answer.status_code == 200 and answer.mimetype == "image/png"
+    result = np.asarray(Image.open(io.BytesIO(answer.data)))
+    from enhance import contrast, gamma
+
+    expected = gamma(contrast(colorize(photo, model, size=64, hints=[(10, 12.5, "#c03020")]), 1.2), 0.9)
+    np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("form, image, message", [
+    ({}, None, "no image was uploaded"),
+    ({}, b"not an image at all", "not an image file"),
+    ({}, b"", "the uploaded image is empty"),
+    ({"hints": "[{"}, "photo", "hints are not valid JSON"),
+    ({"hints": '[{"y": 500, "x": 1, "color": "#ffffff"}]'}, "photo", "outside the image"),
+    ({"hints": '[{"y": 1, "x": 1, "color": "white"}]'}, "photo", "'#rrggbb'"),
+    ({"enhance": "sparkle"}, "photo", "unknown operation 'sparkle'"),
+    ({"enhance": "gamma:-1"}, "photo", "gamma must be a finite number"),
+    ({"size": "big"}, "photo", "size must be an integer"),
+    ({"size": "100000"}, "photo", "size must be between"),
+])
+def test_bad_requests_are_400_with_one_sentence_and_the_server_keeps_serving(client, form, image, message):
+    data = png_bytes(synthetic_photo(20, 30)) if image == "photo" else image
+    answer = post(client, form, data)
+    assert answer.status_code == 400, answer.data
+    assert message in answer.get_json()["error"]
+    assert post(client, {}, png_bytes(synthetic_photo(20, 30))).status_code == 200
+
+
+def test_decompression_bombs_uploads_over_the_limit_and_unknown_paths(client, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    bomb = post(client, {}, png_bytes(synthetic_photo(20, 30)))
+    assert bomb.status_code == 400 and "too large to open safely" in bomb.get_json()["error"]
+    monkeypatch.undo()
+    huge = post(client, {}, b"\0" * (2 * 1024 * 1024))
+    assert huge.status_code == 413 and "larger than the limit of 1 MB" in huge.get_json()["error"]
+    for path in ("/nowhere", "/static/../server.py", "/static/%2e%2e/server.py", "/static/../../setup.cfg"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "error" in answer.get_json(), path
+
+
+def test_a_model_without_hint_input_refuses_points_clearly():
+    app = create_app(Colorizer(hidden_layers=18, width=2, seed=1).eval()).test_client()
+    answer = post(app, {"hints": '[{"y": 1, "x": 1, "color": "#ff0000"}]'}, png_bytes(synthetic_photo(20, 30)))
+    assert answer.status_code == 400 and "without colour hints" in answer.get_json()["error"]
