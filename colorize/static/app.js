@@ -194,7 +194,11 @@ async function loadOperations() {
         Object.assign(input, { type: "range", min: param.min, max: param.max, step: param.step, value: param.value });
         shown.textContent = param.value;
         input.addEventListener("input", () => { shown.textContent = input.value; });
-        input.addEventListener("change", () => { param.value = Number(input.value); if (op.enabled) update(); });
+        input.addEventListener("change", () => {
+          param.value = Number(input.value);
+          shown.textContent = input.value;
+          if (op.enabled) update();
+        });
       }
       input.dataset.operation = op.name;
       input.dataset.parameter = param.name;

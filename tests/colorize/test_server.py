@@ -105,3 +105,74 @@ def test_a_model_without_hint_input_refuses_points_clearly():
     app = create_app(Colorizer(hidden_layers=18, width=2, seed=1).eval()).test_client()
     answer = post(app, {"hints": '[{"y": 1, "x": 1, "color": "#ff0000"}]'}, png_bytes(synthetic_photo(20, 30)))
     assert answer.status_code == 400 and "without colour hints" in answer.get_json()["error"]
+
+
+def browser_available():
+    return shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))
+
+
+@pytest.fixture
+def live_server(model):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, create_app(model), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.mark.skipif(not browser_available(), reason="no chromium and chromium-driver (apt-get install chromium "
+                                                    "chromium-driver); the HTTP tests above still run")
+def test_the_page_in_a_real_browser(live_server, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                              "download.prompt_for_download": False})
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    browser = webdriver.Chrome(options=options, service=service)
+    wait = WebDriverWait(browser, 60)
+    version = lambda: int(browser.find_element(By.ID, "result").get_attribute("data-version") or 0)  # noqa: E731
+    try:
+        browser.get(live_server)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#operations .operation"))
+        photo = synthetic_photo(120, 160)
+        Image.fromarray(photo).convert("L").save(tmp_path / "old.png")
+        browser.find_element(By.ID, "file").send_keys(str(tmp_path / "old.png"))
+        wait.until(lambda b: version() >= 1)
+        browser.save_screenshot(str(tmp_path / "1-colorized.png"))
+        first = browser.find_element(By.ID, "result").get_attribute("src")
+
+        result = browser.find_element(By.ID, "result")          # click: a colour point at the model's colour
+        webdriver.ActionChains(browser).move_to_element_with_offset(result, 10, 5).click().perform()
+        wait.until(lambda b: version() >= 2 and len(b.find_elements(By.CSS_SELECTOR, "#points li")) == 1)
+        before = browser.execute_script("return document.getElementById('result').src")
+
+        colour = browser.find_element(By.CSS_SELECTOR, "#points .point-colour")   # change its colour
+        browser.execute_script("arguments[0].value = '#2050c0'; arguments[0].dispatchEvent(new Event('change'))", colour)
+        wait.until(lambda b: version() >= 3)
+        after = browser.execute_script("return document.getElementById('result').src")
+        assert before != after != first
+        marker = browser.find_element(By.CSS_SELECTOR, ".marker")
+        assert "rgb(32, 80, 192)" in marker.get_attribute("style")
+
+        toggle = browser.find_element(By.CSS_SELECTOR, "input[type=checkbox][data-operation=contrast]")
+        toggle.click()                                            # enable contrast, then move its slider
+        wait.until(lambda b: version() >= 4)
+        slider = browser.find_element(By.CSS_SELECTOR, "input[type=range][data-operation=contrast]")
+        browser.execute_script("arguments[0].value = 1.6; arguments[0].dispatchEvent(new Event('change'))", slider)
+        wait.until(lambda b: version() >= 5)
+        assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+        browser.save_screenshot(str(tmp_path / "2-guided.png"))
+
+        browser.find_element(By.ID, "download").click()           # full resolution, as a PNG file
+        wait.until(lambda b: list((tmp_path / "downloads").glob("*-colorized.png")))
+        downloaded = np.asarray(Image.open(next((tmp_path / "downloads").glob("*-colorized.png"))))
+        assert downloaded.shape == (120, 160, 3)
+    finally:
+        browser.quit()
