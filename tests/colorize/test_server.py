@@ -176,3 +176,28 @@ def test_the_page_in_a_real_browser(live_server, tmp_path):
         assert downloaded.shape == (120, 160, 3)
     finally:
         browser.quit()
+
+
+@pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_the_serve_command_prints_its_url_and_warns_when_open_to_the_network(tmp_path, model, host, warned):
+    import subprocess
+    import sys
+    import urllib.request
+
+    import nnscratch as nn
+
+    nn.save(tmp_path / "m.npz", {"format": "colorize-model", "config": {"model": model.config},
+                                 "model": dict(model.state_dict())})
+    process = subprocess.Popen([sys.executable, "-m", "colorize", "serve", "--port", "0", "--host", host,
+                                "--checkpoint", str(tmp_path / "m.npz")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("colorize serve: open http://127.0.0.1:"), line
+        url = line.split()[3]
+        with urllib.request.urlopen(url + "api/operations", timeout=30) as answer:
+            assert json.load(answer)["hints"] is True
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert ("anyone who can reach this machine" in err) == warned
