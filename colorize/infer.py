@@ -17,6 +17,7 @@ import nnscratch as nn
 from enhance import check_float_range
 from nnscratch.backend import asnumpy, get_array_module
 
+from .checkpoints import latest_checkpoint
 from .color import lab_to_rgb, lightness, rgb_to_lab
 from .hints import check_hints, hint_channels
 from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, normalize_lightness
@@ -47,8 +48,6 @@ def load_model(path: str | Path | None = None) -> Colorizer:
                 "'colorize train --data DIR --out RUN' and pass '--checkpoint RUN'")
     path = Path(path)
     if path.is_dir():
-        from .train import latest_checkpoint  # a run folder: its newest checkpoint
-
         found = latest_checkpoint(path)
         if found is None:
             raise FileNotFoundError(f"no checkpoint found in {path}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import signal
 import sys
 import time
@@ -28,11 +27,11 @@ import numpy as np
 import nnscratch as nn
 from enhance.io import find_images, write_atomically, write_figure
 
+from .checkpoints import latest_checkpoint, prune_checkpoints
 from .data import CropSampler, PhotoSet
 from .evaluate import evaluate_photos
 from .model import build_model, check_config
 
-CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.npz$")
 LOSSES = {"huber": lambda: nn.SmoothL1Loss(beta=0.1), "mse": nn.MSELoss, "l1": nn.L1Loss}
 
 
@@ -50,22 +49,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, step: int):
         super().__init__(f"interrupted at step {step}")
         self.step = step
-
-
-def latest_checkpoint(run_dir: str | Path, report=None) -> Path | None:
-    """The newest readable checkpoint in ``run_dir/checkpoints`` (unreadable ones are reported and passed over)."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    candidates = sorted((p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name)), reverse=True)
-    for path in candidates:
-        try:
-            nn.load(path)
-            return path
-        except (nn.StateFileError, OSError) as error:
-            if report:
-                report(f"passing over unreadable checkpoint {path}: {error}")
-    return None
 
 
 def _split(paths: list[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
@@ -297,7 +280,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         if record and record["val_psnr"] - record["val_psnr_gray"] > best_gain:
             best_gain = record["val_psnr"] - record["val_psnr_gray"]
             nn.save(out / "checkpoints" / "best.npz", state)
-        _prune(out / "checkpoints", config["keep_checkpoints"])
+        prune_checkpoints(out / "checkpoints", config["keep_checkpoints"])
         _plot(records, out / "loss.png")
 
     bar = _progress_bar(total, step, progress)
@@ -488,9 +471,3 @@ def _write_records(path: Path, records: list[dict]) -> None:
 def _append_record(path: Path, record: dict) -> None:
     with open(path, "a") as handle:
         handle.write(json.dumps(record) + "\n")
-
-
-def _prune(folder: Path, keep: int) -> None:
-    checkpoints = sorted(p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name))
-    for old in checkpoints[:-keep]:
-        old.unlink(missing_ok=True)

@@ -147,7 +147,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 image = ImageOps.exif_transpose(image) or image
                 image = _to_array_mode(image)
                 array = np.asarray(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path} is too large to open safely: images above {Image.MAX_IMAGE_PIXELS:,} "
                          "pixels are refused") from None
     except UnidentifiedImageError:

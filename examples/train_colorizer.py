@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from colorize import train
-from colorize.train import latest_checkpoint
+from colorize.checkpoints import latest_checkpoint
 
 parser = argparse.ArgumentParser()
 parser.add_argument("photos", help="folder of colour photos")

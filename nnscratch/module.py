@@ -241,38 +241,6 @@ def _shape(value) -> tuple:
     return tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
 
 
-class Sequential(Module):
-    """Modules applied in order; backward runs them in reverse."""
-
-    def __init__(self, *modules: Module):
-        super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} at position {index}")
-            setattr(self, str(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module.forward(x)
-        return x
-
-    def backward(self, grad_output):
-        for module in reversed(self._modules.values()):
-            grad_output = module.backward(grad_output)
-            if grad_output is None:          # a layer that computes no input gradient ends the chain
-                break
-        return grad_output
-
-
 class ModuleList(Module):
     """A list of modules, registered as children ``0``, ``1``, ... (as ``torch.nn.ModuleList``).
 
@@ -287,7 +255,8 @@ class ModuleList(Module):
 
     def append(self, module: Module) -> "ModuleList":
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+            raise TypeError(f"{type(self).__name__} takes Modules, got {type(module).__name__} "
+                            f"at position {len(self._modules)}")
         setattr(self, str(len(self._modules)), module)
         return self
 
@@ -299,6 +268,25 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Modules applied in order; backward runs them in reverse."""
+
+    def __init__(self, *modules: Module):
+        super().__init__(modules)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module.forward(x)
+        return x
+
+    def backward(self, grad_output):
+        for module in reversed(self._modules.values()):
+            grad_output = module.backward(grad_output)
+            if grad_output is None:          # a layer that computes no input gradient ends the chain
+                break
+        return grad_output
 
 
 class ModuleDict(Module):

@@ -2,7 +2,6 @@
 import io
 import json
 import shutil
-import socket
 import threading
 
 import numpy as np

@@ -11,7 +11,8 @@ import nnscratch as nn
 from colorize import train
 from colorize.evaluate import score_photo
 from colorize.infer import load_model
-from colorize.train import NothingToResume, TrainingError, TrainingInterrupted, latest_checkpoint
+from colorize.checkpoints import latest_checkpoint
+from colorize.train import NothingToResume, TrainingError, TrainingInterrupted
 from tests.conftest import synthetic_photo
 
 SMALL = dict(batch_size=2, crop=16, width=4, hidden_layers=8, checkpoint_every=2, progress=False, log_every=1)
@@ -60,17 +61,25 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, t
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
-def test_ctrl_c_saves_a_checkpoint_after_the_current_step(photo_folder, tmp_path, monkeypatch):
+def interrupt_at(monkeypatch, interrupted_step):
+    """Make the batch of ``interrupted_step`` send this process a Ctrl-C (SIGINT); return the original batch."""
     from colorize.data import CropSampler
 
     original = CropSampler.batch
 
-    def interrupt_at_step_2(self, step):
-        if step == 2:
+    def batch(self, step):
+        if step == interrupted_step:
             os.kill(os.getpid(), signal.SIGINT)
         return original(self, step)
 
-    monkeypatch.setattr(CropSampler, "batch", interrupt_at_step_2)
+    monkeypatch.setattr(CropSampler, "batch", batch)
+    return original
+
+
+def test_ctrl_c_saves_a_checkpoint_after_the_current_step(photo_folder, tmp_path, monkeypatch):
+    from colorize.data import CropSampler
+
+    original = interrupt_at(monkeypatch, 2)
     with pytest.raises(TrainingInterrupted) as interrupted:
         train(data=photo_folder, out=tmp_path / "run", steps=6, **{**SMALL, "checkpoint_every": 100})
     assert interrupted.value.step == 3 and isinstance(interrupted.value, KeyboardInterrupt)
@@ -149,14 +158,7 @@ def test_cli_ctrl_c_says_where_it_stopped_and_exits_130_and_messages_survive_no_
     from colorize.cli import main
     from colorize.data import CropSampler
 
-    original = CropSampler.batch
-
-    def interrupt_at_step_1(self, step):
-        if step == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(self, step)
-
-    monkeypatch.setattr(CropSampler, "batch", interrupt_at_step_1)
+    original = interrupt_at(monkeypatch, 1)
     args = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "5", "--batch-size", "2",
             "--crop", "16", "--width", "2", "--val-fraction", "0.25"]
     assert main(args + ["--no-progress"]) == 130

@@ -200,7 +200,7 @@ def test_layers_in_a_plain_list_are_refused_and_module_list_and_dict_register_th
     assert list(model.state_dict()) == ["layers.0.weight", "layers.0.bias", "heads.left.weight", "heads.left.bias",
                                         "heads.right.weight", "heads.right.bias"]
     assert isinstance(model.layers[1], nn.ReLU) and "left" in model.heads and len(model.heads) == 2
-    with pytest.raises(TypeError, match="ModuleList holds Modules"):
+    with pytest.raises(TypeError, match="ModuleList takes Modules, got str at position 2"):
         model.layers.append("relu")
 
 
