@@ -192,7 +192,24 @@ def torch_colorizer(model: Colorizer):
             layers.append(torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
         elif isinstance(layer, nn.Tanh):
             layers.append(torch.nn.Tanh())
-    return torch.nn.Sequential(*layers)
+    adds = dict(model._skip_adds)       # the same skip connections: after layer i, add the output of layer j
+
+    class TorchColorizer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.ModuleList(layers)
+
+        def forward(self, x):
+            kept = {}
+            for index, layer in enumerate(self.body):
+                x = layer(x)
+                if index in adds.values():
+                    kept[index] = x
+                if index in adds:
+                    x = x + kept.pop(adds[index])
+            return x
+
+    return TorchColorizer()
 
 
 def training_rows(batch: int, crop: int, repeats: int):

@@ -93,3 +93,44 @@ def test_hint_input_has_four_channels_and_old_configurations_rebuild_without_ski
         model.forward(np.zeros((1, 1, 16, 16), dtype=np.float32))
     legacy = build_model({"hidden_layers": 18, "width": 2, "norm": "batch"})   # a file from before hints/skips
     assert legacy.config["hints"] is False and legacy.config["skips"] is False and not legacy._skip_adds
+
+
+def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64():
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference (pip install torch==2.13.0)")
+    model = Colorizer(hidden_layers=18, width=2, hints=True, skips=True, seed=4).double()
+    layers = []
+    for layer in model.body:
+        if isinstance(layer, nn.Conv2d):
+            conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
+                                   layer.dilation, bias=layer.bias is not None).double()
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(layer.weight.data))
+                if layer.bias is not None:
+                    conv.bias.copy_(torch.from_numpy(layer.bias.data))
+            layers.append(conv)
+        elif isinstance(layer, nn.BatchNorm2d):
+            layers.append(torch.nn.BatchNorm2d(layer.num_features).double())
+        elif isinstance(layer, nn.Upsample):
+            layers.append(torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+        else:
+            layers.append({nn.ReLU: torch.nn.ReLU, nn.Tanh: torch.nn.Tanh}[type(layer)]())
+    x = np.random.default_rng(1).normal(size=(2, 4, 16, 24))
+    kept, tx = {}, torch.from_numpy(x)
+    for index, layer in enumerate(layers):          # the skips, written out independently
+        tx = layer(tx)
+        if index in (2, 5, 11):                      # taps: first conv's ReLU, the first two stride-2 ReLUs
+            kept[index] = tx
+        if index in (39, 46, 53):                    # after each decoder level's first ReLU
+            tx = tx + kept[{39: 11, 46: 5, 53: 2}[index]]
+    assert model._skip_adds == {39: 11, 46: 5, 53: 2}
+    upstream = np.random.default_rng(2).normal(size=tx.shape)
+    tx.backward(torch.from_numpy(upstream))
+    ours = model.forward(x)
+    np.testing.assert_allclose(ours, tx.detach().numpy(), rtol=1e-10, atol=1e-12)
+    model.zero_grad()
+    model.backward(upstream)
+    convs = [layer for layer in layers if isinstance(layer, torch.nn.Conv2d)]
+    mine = [layer for layer in model.body if isinstance(layer, nn.Conv2d)]
+    for theirs, our in zip(convs, mine):
+        scale = np.abs(theirs.weight.grad.numpy()).max()
+        assert np.abs(our.weight.grad - theirs.weight.grad.numpy()).max() <= 1e-10 * scale
