@@ -4,14 +4,23 @@ Every layer keeps its backward pass next to its forward pass, and every
 backward pass is proven by a numerical gradient check
 (``python -m nnscratch.gradcheck``).  Names and shapes follow PyTorch.
 """
-from . import init
-from .backend import asnumpy, cuda_available, get_array_module, keep_freed_memory, manual_seed, to_device
-from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear,
-                     MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
-from .losses import CrossEntropyLoss, L1Loss, MSELoss, SmoothL1Loss
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .optim import SGD, Adam, Optimizer
-from .serialize import StateFileError, load, save
+import importlib
+
+# Names are imported from their modules on first use (PEP 562), so that importing a light
+# helper such as ``nnscratch.backend`` (as the enhance package does) does not load the layers.
+_EXPORTS = {
+    "backend": ("asnumpy", "cuda_available", "get_array_module", "keep_freed_memory", "manual_seed", "to_device"),
+    "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
+               "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample"),
+    "losses": ("CrossEntropyLoss", "L1Loss", "MSELoss", "SmoothL1Loss"),
+    "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
+    "optim": ("SGD", "Adam", "Optimizer"),
+    "serialize": ("StateFileError", "load", "save"),
+    # ``gradcheck`` is the module and, after first use, the function: ``python -m nnscratch.gradcheck``
+    # then runs the module fresh (no runpy warning).
+    "gradcheck": ("gradcheck", "gradcheck_loss", "verdict"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __version__ = "0.1.0"
 
@@ -25,14 +34,15 @@ __all__ = [
 
 
 def __getattr__(name):
-    # ``gradcheck`` is imported on first use so that ``python -m nnscratch.gradcheck``
-    # runs the module fresh; afterwards the function shadows the submodule name.
-    if name in ("gradcheck", "gradcheck_loss", "verdict"):
-        import importlib
+    if name == "init":
+        return importlib.import_module(f"{__name__}.init")
+    if name not in _HOME:
+        raise AttributeError(f"module 'nnscratch' has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_HOME[name]}")
+    for exported in _EXPORTS[_HOME[name]]:
+        globals()[exported] = getattr(module, exported)
+    return globals()[name]
 
-        module = importlib.import_module(f"{__name__}.gradcheck")
 
-        for exported in ("gradcheck", "gradcheck_loss", "verdict"):
-            globals()[exported] = getattr(module, exported)
-        return globals()[name]
-    raise AttributeError(f"module 'nnscratch' has no attribute {name!r}")
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -81,3 +81,10 @@ def test_train_colorizer_example_sweeps_and_resumes(photo_folder, tmp_path):
                           "--runs", str(tmp_path / "runs"), "--width", "4")
     assert len(re.findall(r"^\s*0\.00\d+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE)) == 3, out
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["lr0.0001", "lr0.0003", "lr0.001"]
+
+
+def test_importing_enhance_does_not_load_the_engine():
+    code = ("import sys, enhance; loaded = sorted(m for m in sys.modules if m.startswith('nnscratch')); "
+            "print(loaded); assert loaded == ['nnscratch', 'nnscratch.backend', 'nnscratch.serialize'], loaded")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
