@@ -27,6 +27,9 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
+from .filters import reflect_101
+from .point import fma32
+
 LEVELS = 256
 
 
@@ -239,15 +242,6 @@ def merge_robertson(images, times, response=None) -> np.ndarray:
 
 # --- exposure fusion -------------------------------------------------------------------------------
 
-def _reflect_index(index, size):
-    """Reflect-101 an index array into [0, size)."""
-    if size == 1:
-        return np.zeros_like(index)
-    period = 2 * (size - 1)
-    index = np.abs(index) % period
-    return np.where(index >= size, period - index, index)
-
-
 def _filter_axis(array, taps, axis):
     """Correlate along ``axis`` with reflect-101 borders (float32)."""
     xp = get_array_module(array)
@@ -255,7 +249,7 @@ def _filter_axis(array, taps, axis):
     size = array.shape[axis]
     result = None
     for offset, tap in enumerate(taps):
-        index = xp.asarray(_reflect_index(np.arange(size) + offset - half, size))
+        index = xp.asarray(reflect_101(np.arange(size) + offset - half, size))
         term = xp.take(array, index, axis=axis) * np.float32(tap)
         result = term if result is None else result + term
     return result
@@ -289,20 +283,15 @@ def pyr_up(array, size):
     return _up_axis(_up_axis(array, size[0], 0), size[1], 1)
 
 
-def _fma(values, scale, offset):
-    """``values * float32(scale) + offset`` rounded once to float32 (a fused multiply-add)."""
-    return (values.astype(np.float64) * float(np.float32(scale)) + offset.astype(np.float64)).astype(np.float32)
-
-
 def _laplacian_abs(gray):
     """|Laplacian| with the 3x3 kernel [0 1 0; 1 -4 1; 0 1 0], reflect-101 borders, summed in
     the kernel's row-major order as OpenCV's filter does (it matters where the image is flat)."""
     xp = get_array_module(gray)
     h, w = gray.shape
-    up = xp.take(gray, xp.asarray(_reflect_index(np.arange(h) - 1, h)), axis=0)
-    down = xp.take(gray, xp.asarray(_reflect_index(np.arange(h) + 1, h)), axis=0)
-    left = xp.take(gray, xp.asarray(_reflect_index(np.arange(w) - 1, w)), axis=1)
-    right = xp.take(gray, xp.asarray(_reflect_index(np.arange(w) + 1, w)), axis=1)
+    up = xp.take(gray, xp.asarray(reflect_101(np.arange(h) - 1, h)), axis=0)
+    down = xp.take(gray, xp.asarray(reflect_101(np.arange(h) + 1, h)), axis=0)
+    left = xp.take(gray, xp.asarray(reflect_101(np.arange(w) - 1, w)), axis=1)
+    right = xp.take(gray, xp.asarray(reflect_101(np.arange(w) + 1, w)), axis=1)
     return xp.abs((((up + left) + np.float32(-4) * gray) + right) + down)
 
 
@@ -323,7 +312,7 @@ def merge_mertens(images, contrast: float = 1.0, saturation: float = 1.0, exposu
     weights = []
     for image in floats:
         if channels == 3:  # OpenCV's float RGB -> gray: fma(b, 0.114, fma(r, 0.299, g * 0.587))
-            gray = _fma(image[..., 2], 0.114, _fma(image[..., 0], 0.299, image[..., 1] * np.float32(0.587)))
+            gray = fma32(image[..., 2], 0.114, fma32(image[..., 0], 0.299, image[..., 1] * np.float32(0.587)))
         else:
             gray = image[..., 0]
         weight = _laplacian_abs(gray) ** np.float32(contrast)
@@ -369,7 +358,7 @@ def _check_radiance(radiance):
 
 def _gray(rgb):
     """OpenCV's float RGB -> gray, fused as it computes it: ``fma(b, 0.114, fma(r, 0.299, g * 0.587))``."""
-    return _fma(rgb[..., 2], 0.114, _fma(rgb[..., 0], 0.299, rgb[..., 1] * np.float32(0.587)))
+    return fma32(rgb[..., 2], 0.114, fma32(rgb[..., 0], 0.299, rgb[..., 1] * np.float32(0.587)))
 
 
 def _safe_log(values):

@@ -6,7 +6,7 @@ import numpy as np
 from nnscratch.backend import get_array_module
 
 from ._image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
-from .point import _colour_op
+from .point import pillow_enhance
 
 # Pillow's ImageFilter.SMOOTH: [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, weights rounded to float32.
 _SMOOTH_EDGE = np.float32(1 / 13)
@@ -53,7 +53,7 @@ def sharpness(image, factor: float):
     if colour.dtype == np.uint8 and colour.shape[0] >= 3 and colour.shape[1] >= 3:
         return join_alpha(_sharpen_uint8(colour, check_number(factor, "sharpness factor", minimum=-FACTOR_LIMIT,
                                                               maximum=FACTOR_LIMIT)), alpha)
-    return _colour_op(image, "sharpness", lambda colour: per_channel(smooth, colour), factor)
+    return pillow_enhance(image, "sharpness", lambda colour: per_channel(smooth, colour), factor)
 
 
 SHARPEN_STRIP_ROWS = 8

@@ -20,13 +20,15 @@ from ._image import (CHUNK, FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, channel_histogram
                      join_alpha, lookup, lookup_channels, max_value, pillow_luma, saturate, split_alpha)
 
 
-def fma32(values, scale: float, offset: float):
+def fma32(values, scale: float, offset):
     """``fma(values, float32(scale), float32(offset))`` rounded once to float32, as SIMD code computes it.
 
-    The product of a small integer (or float32) and a float32 is exact in
+    ``offset`` is a number or a float32 array of the values' shape.  The
+    product of a small integer (or float32) and a float32 is exact in
     float64, so adding in float64 and rounding once gives the fused result.
     """
-    exact = values.astype(np.float64) * float(np.float32(scale)) + float(np.float32(offset))
+    offset = offset.astype(np.float64) if hasattr(offset, "astype") else float(np.float32(offset))
+    exact = values.astype(np.float64) * float(np.float32(scale)) + offset
     return exact.astype(np.float32)
 
 
@@ -83,7 +85,9 @@ def _pair_lookup(table, degenerate, image):
     return out.reshape(image.shape)
 
 
-def _colour_op(image, name, make_degenerate, factor):
+def pillow_enhance(image, name, make_degenerate, factor):
+    """A ``PIL.ImageEnhance`` operation: ``blend(make_degenerate(colour), colour, factor)`` on the colour
+    part (alpha handed back untouched); ``name`` is used in error messages."""
     check_image(image, name)
     factor = check_number(factor, f"{name} factor", minimum=-FACTOR_LIMIT, maximum=FACTOR_LIMIT)
     colour, alpha = split_alpha(image)
@@ -98,7 +102,7 @@ def _colour_op(image, name, make_degenerate, factor):
 
 def brightness(image, factor: float):
     """Scale brightness: ``factor`` 0 is black, 1 the original (``PIL.ImageEnhance.Brightness``)."""
-    return _colour_op(image, "brightness", lambda colour: 0, factor)
+    return pillow_enhance(image, "brightness", lambda colour: 0, factor)
 
 
 def contrast(image, factor: float):
@@ -111,7 +115,7 @@ def contrast(image, factor: float):
         if colour.dtype.kind == "u":
             return int(float(luma.sum(dtype=np.int64)) / luma.size + 0.5)
         return float(luma.mean(dtype=np.float64))
-    return _colour_op(image, "contrast", flat_gray, factor)
+    return pillow_enhance(image, "contrast", flat_gray, factor)
 
 
 def saturation(image, factor: float):
@@ -125,7 +129,7 @@ def saturation(image, factor: float):
         factor = check_number(factor, "saturation factor", minimum=-FACTOR_LIMIT, maximum=FACTOR_LIMIT)
         colour, alpha = split_alpha(image)
         return join_alpha(_blend_with_luma(colour, factor), alpha)
-    return _colour_op(image, "saturation", gray, factor)
+    return pillow_enhance(image, "saturation", gray, factor)
 
 
 def _blend_with_luma(rgb, factor: float):
