@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnscratch.backend import get_array_module
+from nnscratch.backend import asnumpy, get_array_module
 
 from ._image import (CHUNK, FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, channel_histograms, check_image, check_number, is_colour,
                      join_alpha, lookup, lookup_channels, max_value, pillow_luma, saturate, split_alpha)
@@ -259,7 +259,7 @@ def autocontrast(image, cutoff: float | tuple[float, float] = 0):
     xp = get_array_module(colour)
     if colour.dtype == np.uint8:        # every channel's histogram in one pass, then one table per channel
         planes = colour[..., None] if colour.ndim == 2 else colour
-        histograms = np.asarray(_to_host(channel_histograms(planes, 256)))
+        histograms = asnumpy(channel_histograms(planes, 256))
         tables = np.stack([_autocontrast_table(h, low_cut, high_cut) for h in histograms])
         out = lookup_channels(tables, planes)
         return join_alpha(out[..., 0] if colour.ndim == 2 else out, alpha)
@@ -284,16 +284,12 @@ def _autocontrast_channel(xp, channel, low_cut, high_cut):
     top = max_value(channel.dtype)
     levels = 65536 if channel.dtype == np.uint16 else 256
     index = channel if channel.dtype == np.uint16 else xp.rint(channel * (levels - 1)).astype(np.int64)
-    low, high = _trimmed_range(np.asarray(_to_host(xp.bincount(index.ravel(), minlength=levels))), low_cut, high_cut)
+    low, high = _trimmed_range(asnumpy(xp.bincount(index.ravel(), minlength=levels)), low_cut, high_cut)
     if high <= low:
         return channel.copy()
     scale = (levels - 1) / (high - low)
     stretched = (channel.astype(np.float64) * ((levels - 1) / top) - low) * scale * (top / (levels - 1))
     return saturate(stretched, channel.dtype, rounding="trunc")
-
-
-def _to_host(array):
-    return array.get() if hasattr(array, "get") else array
 
 
 def _trimmed_range(histogram: np.ndarray, low_cut: float, high_cut: float) -> tuple[int, int]:
