@@ -290,22 +290,24 @@ def enhancement_rows(repeats: int, megapixels: float):
          lambda: np.bincount(gray.ravel(), minlength=256)),
         ("clahe (gray)", lambda: enhance.clahe(gray), reference(cv2, lambda: cv2.createCLAHE(2.0, (8, 8)).apply(gray)), None, None,
          lambda: [t[gray] for t in gray_tables]),
-        ("brightness 1.3", lambda: enhance.brightness(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Brightness(pil_rgb).enhance(1.3)), None,
-         look_up),
-        ("contrast 1.3", lambda: enhance.contrast(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Contrast(pil_rgb).enhance(1.3)), None,
-         look_up),
-        ("saturation 1.3", lambda: enhance.saturation(rgb, 1.3), None, reference(PIL, lambda: ImageEnhance.Color(pil_rgb).enhance(1.3)), None,
-         look_up),
-        ("sharpness 2", lambda: enhance.sharpness(rgb, 2.0), None, reference(PIL, lambda: ImageEnhance.Sharpness(pil_rgb).enhance(2.0)), None, None),
+        ("brightness 1.3", lambda: enhance.brightness(rgb, 1.3), None,
+         reference(PIL, lambda: ImageEnhance.Brightness(pil_rgb).enhance(1.3)), None, look_up),
+        ("contrast 1.3", lambda: enhance.contrast(rgb, 1.3), None,
+         reference(PIL, lambda: ImageEnhance.Contrast(pil_rgb).enhance(1.3)), None, look_up),
+        ("saturation 1.3", lambda: enhance.saturation(rgb, 1.3), None,
+         reference(PIL, lambda: ImageEnhance.Color(pil_rgb).enhance(1.3)), None, look_up),
+        ("sharpness 2", lambda: enhance.sharpness(rgb, 2.0), None,
+         reference(PIL, lambda: ImageEnhance.Sharpness(pil_rgb).enhance(2.0)), None, None),
         ("autocontrast", lambda: enhance.autocontrast(rgb), None, reference(PIL, lambda: ImageOps.autocontrast(pil_rgb)), None,
          lambda: (np.bincount(rgb.ravel(), minlength=256), table[rgb])),
-        ("scale_abs", lambda: enhance.scale_abs(rgb, 1.3, 5), reference(cv2, lambda: cv2.convertScaleAbs(rgb, alpha=1.3, beta=5)), None, None,
-         look_up),
+        ("scale_abs", lambda: enhance.scale_abs(rgb, 1.3, 5),
+         reference(cv2, lambda: cv2.convertScaleAbs(rgb, alpha=1.3, beta=5)), None, None, look_up),
         ("gamma 0.8", lambda: enhance.gamma(rgb, 0.8), reference(cv2, lambda: cv2.LUT(rgb, table)), None,
          reference(exposure, lambda: exposure.adjust_gamma(rgb, 0.8)), look_up),
         ("log", lambda: enhance.log_transform(rgb), None, None, reference(exposure, lambda: exposure.adjust_log(rgb)), look_up),
         ("invert", lambda: enhance.invert(rgb), reference(cv2, lambda: cv2.bitwise_not(rgb)), None, None, None),
-        ("gaussian_blur 2", lambda: enhance.gaussian_blur(rgb, 2.0), reference(cv2, lambda: cv2.GaussianBlur(rgb, (0, 0), 2.0)), None, None, None),
+        ("gaussian_blur 2", lambda: enhance.gaussian_blur(rgb, 2.0),
+         reference(cv2, lambda: cv2.GaussianBlur(rgb, (0, 0), 2.0)), None, None, None),
         ("hdr", lambda: enhance.hdr(rgb), reference(cv2, lambda: cv2.detailEnhance(rgb)), None, None, None),
     ]
     rows = []
@@ -341,7 +343,8 @@ def main() -> int:
 
     rows = conv_rows(8 if args.quick else 16, 128, repeats, ceiling)
     results["conv"] = rows
-    output.append(table("2. Conv2d layers of the default colorizer (batch 16, 128² crops)" if not args.quick else "2. Conv2d layers (batch 8, 128²)",
+    title = "2. Conv2d layers of the default colorizer (batch 16, 128² crops)" if not args.quick else "2. Conv2d layers (batch 8, 128²)"
+    output.append(table(title,
                         ["layer", "fwd ms", "fwd GFLOP/s", "of ceiling", "same-shape matmul GFLOP/s", "fwd of that",
                          "bwd ms", "bwd GFLOP/s", "of ceiling", "torch fwd ms", "torch bwd ms", "fwd ratio", "bwd ratio"], rows))
 

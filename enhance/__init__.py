@@ -18,8 +18,10 @@ from .exposure import (calibrate_debevec, calibrate_robertson, merge_debevec, me
 from .point import autocontrast, brightness, contrast, gamma, invert, log_transform, saturation, scale_abs
 
 __all__ = [
-    "ImageError", "autocontrast", "check_float_range", "calibrate_debevec", "calibrate_robertson", "exposure", "merge_debevec",
-    "merge_mertens", "merge_robertson", "tonemap", "tonemap_drago", "tonemap_mantiuk", "tonemap_reinhard", "brightness", "channel_stats", "clahe", "contrast", "equalize_hist",
-    "find_images", "gamma", "gaussian_blur", "hdr", "histogram_figure", "invert", "lab_to_rgb", "log_transform",
-    "read_image", "rgb", "rgb_to_lab", "saturation", "scale_abs", "sharpness", "unsharp_mask", "write_image",
+    "ImageError", "autocontrast", "brightness", "calibrate_debevec", "calibrate_robertson", "channel_stats",
+    "check_float_range", "clahe", "contrast", "equalize_hist", "exposure", "find_images", "gamma",
+    "gaussian_blur", "hdr", "histogram_figure", "invert", "lab_to_rgb", "log_transform", "merge_debevec",
+    "merge_mertens", "merge_robertson", "read_image", "rgb", "rgb_to_lab", "saturation", "scale_abs",
+    "sharpness", "tonemap", "tonemap_drago", "tonemap_mantiuk", "tonemap_reinhard", "unsharp_mask",
+    "write_image",
 ]

@@ -1,8 +1,11 @@
 """The README's commands, CI and the examples stay in step with the code."""
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,4 +90,12 @@ def test_importing_enhance_does_not_load_the_engine():
     code = ("import sys, enhance; loaded = sorted(m for m in sys.modules if m.startswith('nnscratch')); "
             "print(loaded); assert loaded == ['nnscratch', 'nnscratch.backend', 'nnscratch.serialize'], loaded")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_code_passes_the_linter():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (it comes with the test extra)")
+    result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -43,7 +43,9 @@ def test_hint_channels_mark_a_square_of_working_pixels_and_average_where_points_
                          (21, 32.5, (0, 0, 255))], 48, 64)
     channels = hint_channels(hints, (48, 64), (24, 32), patch=3)
     assert channels.shape == (3, 24, 32) and channels.dtype == np.float32
-    lab = lambda rgb: rgb_to_lab(np.array([[rgb]], dtype=np.float32) / 255)[0, 0, 1:] / AB_SCALE
+    def lab(rgb):
+        return rgb_to_lab(np.array([[rgb]], dtype=np.float32) / 255)[0, 0, 1:] / AB_SCALE
+
     # corners: the squares are clipped to the image (2 x 2 each)
     assert channels[2, :2, :2].all() and channels[2, 22:, 30:].all() and channels[2, 2, 2] == 0
     np.testing.assert_allclose(channels[:2, 0, 0], lab((255, 0, 0)), rtol=1e-6)

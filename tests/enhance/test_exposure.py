@@ -139,7 +139,8 @@ def test_hdr_merge_command(bracket, tmp_path, capsys):
                  "--save-radiance", str(tmp_path / "r.hdr")]) == 0
     saved = np.load(tmp_path / "r.npy")
     read_back = cv2.imread(str(tmp_path / "r.hdr"), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)[..., ::-1]
-    assert np.max(np.abs(read_back - saved) / (saved.max(axis=2, keepdims=True) + 1e-12)) <= 2 ** -7  # RGBE: 8-bit mantissas under a shared exponent
+    # RGBE: 8-bit mantissas under a shared exponent
+    assert np.max(np.abs(read_back - saved) / (saved.max(axis=2, keepdims=True) + 1e-12)) <= 2 ** -7
     assert main(["hdr-merge", *paths, "--times", "1/30", "1/8", "1/2", "2", "--method", "robertson",
                  "-o", str(tmp_path / "r.png")]) == 0
     assert main(["hdr-merge", *paths, "--times", "1/30", "0", "1/2", "2", "--method", "debevec", "-o", str(tmp_path / "x.png")]) == 2
