@@ -9,7 +9,7 @@ from enhance.io import write_figure
 
 from .color import rgb_to_lab
 from .data import downscale, to_rgb_uint8
-from .hints import truth_hints
+from .hints import draw_hints, truth_hints
 from .infer import WORKING_SIZE, colorize, gray_baseline
 from .metrics import ab_rmse, colorfulness, psnr
 from .model import Colorizer
@@ -47,10 +47,13 @@ def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size
     for name, rgb in photos:
         truth = downscale(to_rgb_uint8(rgb), image_size)
         scores = score_photo(model, truth, size)
-        panels.append((name, scores.pop("images")))
+        images = scores.pop("images")
         if model.config["hints"] and hint_points:
-            guided = score_photo(model, truth, size, truth_hints(truth, hint_points, name))
+            hints = truth_hints(truth, hint_points, name)
+            guided = score_photo(model, truth, size, hints)
             scores["psnr_hints"], scores["colorfulness_hints"] = guided["psnr"], guided["colorfulness"]
+            images = (images[0], images[1], (guided["images"][1], hints), images[2])
+        panels.append((name, images))
         records.append({"image": name, **scores})
     keys = [k for k in records[0] if k != "image"] if records else []
     mean = {key: float(np.mean([r[key] for r in records])) for key in keys}
@@ -110,16 +113,28 @@ def category_summary(records: list[dict], categories: dict[str, str]) -> list[di
 
 
 def save_grid(panels, path: str | Path, thumb: int = 320) -> Path:
-    """A PNG grid, one row per photo: gray | predicted | truth."""
+    """An image grid, one row per photo: gray | automatic | (with N points, drawn) | truth, each titled
+    with its PSNR gain over the gray input.  ``panels`` are ``(name, images)`` as
+    :func:`evaluate_photos` returns them."""
     from matplotlib.figure import Figure
 
     rows = max(len(panels), 1)
-    figure = Figure(figsize=(9, 3 * rows), dpi=100)
+    columns = max((len(images) for _, images in panels), default=3)
+    many = rows > 6
+    figure = Figure(figsize=((2.6 if many else 3) * columns, (2.1 if many else 3) * rows), dpi=70 if many else 100)
     for row, (name, images) in enumerate(panels):
-        for column, (title, image) in enumerate(zip(("gray input", "predicted", "truth"), images)):
-            axes = figure.add_subplot(rows, 3, row * 3 + column + 1)
+        gray, truth = images[0], images[-1]
+        baseline = psnr(gray, truth)
+        titles = ["gray input", f"automatic {psnr(images[1], truth) - baseline:+.2f} dB"]
+        if len(images) == 4:
+            titles.append(f"{len(images[2][1])} points {psnr(images[2][0], truth) - baseline:+.2f} dB")
+        titles.append("truth")
+        for column, (title, image) in enumerate(zip(titles, images)):
+            if isinstance(image, tuple):                    # a hinted result and its points, drawn on it
+                image = draw_hints(image[0], image[1])
+            axes = figure.add_subplot(rows, columns, row * columns + column + 1)
             axes.imshow(downscale(image, thumb))
-            axes.set_title(f"{name}: {title}" if column == 0 else title, fontsize=9)
+            axes.set_title(f"{name[:28]}: {title}" if column == 0 else title, fontsize=8 if many else 9)
             axes.axis("off")
     figure.tight_layout()
     return write_figure(path, figure)
