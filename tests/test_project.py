@@ -99,3 +99,9 @@ def test_the_code_passes_the_linter():
         pytest.skip("ruff is not installed (it comes with the test extra)")
     result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hints_example_shows_points_improving_the_shipped_model(tmp_path):
+    out = run_example(ROOT / "examples" / "hints.py", "--out", tmp_path / "hints.png")
+    scores = {label: float(value) for label, value in re.findall(r"^(automatic|10 points): ([\d.]+) dB", out, re.MULTILINE)}
+    assert scores["10 points"] > scores["automatic"] + 1 and (tmp_path / "hints.png").stat().st_size > 10000, out

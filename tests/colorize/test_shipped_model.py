@@ -5,6 +5,7 @@ import numpy as np
 from colorize import colorize, load_model
 from colorize.cli import SAMPLE
 from colorize.evaluate import score_photo
+from colorize.hints import truth_hints
 from colorize.infer import DEFAULT_WEIGHTS
 from enhance import read_image
 
@@ -17,11 +18,22 @@ def test_the_default_weights_are_shipped_small_and_load_with_no_argument():
 
 
 def test_it_beats_the_grayscale_baseline_on_a_held_out_photo():
-    # fallen_leaf.jpg was held out of training (colorize/samples/SOURCE.md).
+    # fallen_leaf.jpg was held out of training (colorize/samples/SOURCE.md); the validation figures
+    # on all 41 held-out photos are in weights/MODEL_CARD.md.  Here: a clear gain, a smaller chroma
+    # error than gray, and colour that is neither absent nor painted on.
     scores = score_photo(load_model(), read_image(SAMPLE))  # default working size
-    assert scores["psnr"] >= scores["psnr_gray"] + 0.5, scores
+    assert scores["psnr"] >= scores["psnr_gray"] + 1.0, scores
     assert scores["ab_rmse"] < 0.9 * scores["ab_rmse_gray"], scores
-    assert scores["colorfulness"] >= 0.4 * scores["colorfulness_truth"], scores
+    assert 0.15 * scores["colorfulness_truth"] <= scores["colorfulness"] <= 1.1 * scores["colorfulness_truth"], scores
+
+
+def test_it_follows_colour_points_sampled_from_the_truth():
+    model, photo = load_model(), read_image(SAMPLE)
+    assert model.config["hints"] and model.config["skips"]
+    automatic = score_photo(model, photo)["psnr"]
+    guided = score_photo(model, photo, hints=truth_hints(photo, 10, SAMPLE.name))["psnr"]
+    assert guided >= automatic + 1.0, (automatic, guided)
+    assert np.array_equal(colorize(photo, model, hints=[]), colorize(photo, model))
 
 
 def test_default_model_colorizes_a_gray_array_with_no_model_argument():
