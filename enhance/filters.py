@@ -231,7 +231,8 @@ def gaussian_blur(image, sigma: float):
     """
 
     check_image(image, "gaussian_blur")
-    sigma = check_number(sigma, "sigma", minimum=1e-6, maximum=1e3)
+    # A kernel far wider than the image only costs time: sigma up to the image's long side (at least 100).
+    sigma = check_number(sigma, "sigma", minimum=1e-6, maximum=float(max(100, *image.shape[:2])))
     colour, alpha = split_alpha(image)
     xp = get_array_module(colour)
     dtype = colour.dtype

@@ -58,3 +58,11 @@ def test_blur_exact_across_strips_with_kernels_wider_than_a_block(sigma):
         wide = rng.integers(0, 65536, shape, dtype=np.uint16)
         expected = cv2.GaussianBlur(wide, (0, 0), sigma).reshape(shape)
         np.testing.assert_array_equal(gaussian_blur(wide, sigma), expected)
+
+
+def test_blur_sigma_is_bounded_by_the_image():
+    small = np.zeros((20, 30, 3), dtype=np.uint8)
+    assert gaussian_blur(small, 100).shape == small.shape
+    with pytest.raises(ValueError, match=r"sigma must be a finite number in \[1e-06, 100\]"):
+        gaussian_blur(small, 101)
+    assert gaussian_blur(np.zeros((20, 300), dtype=np.uint8), 250).shape == (20, 300)
