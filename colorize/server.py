@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -42,21 +41,14 @@ class RequestError(ValueError):
 
 
 def _read_upload(upload) -> np.ndarray:
-    """The uploaded file as an image array (read in memory; Pillow's size guard applies)."""
+    """The uploaded file as an image array, decoded in memory (Pillow's size guard applies)."""
     if upload is None or not upload.filename:
         raise RequestError("no image was uploaded (form field 'image')")
-    data = upload.read()
-    if not data:
-        raise RequestError("the uploaded image is empty")
-    suffix = Path(upload.filename).suffix.lower() or ".img"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:   # read_image takes paths; gone on close
-        handle.write(data)
-        handle.flush()
-        try:
-            return read_image(handle.name)
-        except ImageError as error:
-            message = str(error).replace(handle.name, repr(upload.filename))
-            raise RequestError(message) from None
+    try:
+        return read_image(upload)
+    except ImageError as error:
+        message = str(error)
+        raise RequestError("the uploaded image is empty" if "(0 bytes)" in message else message) from None
 
 
 def _parse_request(form, image: np.ndarray):

@@ -28,6 +28,7 @@ it they are read and written as 8-bit, with a warning that says so.
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -82,13 +83,12 @@ def _sixteen_bit_codecs():
     return imagecodecs, tifffile
 
 
-def _is_16bit_colour(path: Path, image: Image.Image) -> bool:
+def _is_16bit_colour(source, image: Image.Image) -> bool:
     """Whether the file stores 16-bit colour channels that Pillow would cut to 8 bits."""
     if image.mode not in ("RGB", "RGBA"):
         return False
     if image.format == "PNG":
-        with open(path, "rb") as handle:
-            header = handle.read(26)           # signature (8), IHDR length+type (8), width, height, depth, colour
+        header = _data(source)[:26]            # signature (8), IHDR length+type (8), width, height, depth, colour
         return len(header) == 26 and header[24] == 16
     if image.format == "TIFF":
         bits = image.tag_v2.get(258)
@@ -105,15 +105,20 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return steps[orientation](array) if orientation in steps else array
 
 
-def _read_16bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
+def _data(source) -> bytes:
+    """The bytes of a file path or of an in-memory image (BytesIO)."""
+    return source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+
+
+def _read_16bit_colour(path, image: Image.Image) -> np.ndarray | None:
     codecs = _sixteen_bit_codecs()
     if codecs is None:
         warnings.warn(f"{path}: 16-bit colour read as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=3)
         return None
     imagecodecs, tifffile = codecs
     try:
-        array = (imagecodecs.png_decode(path.read_bytes()) if image.format == "PNG"
-                 else tifffile.imread(path, key=0))
+        data = _data(path.source if isinstance(path, _Label) else path)
+        array = (imagecodecs.png_decode(data) if image.format == "PNG" else tifffile.imread(io.BytesIO(data), key=0))
     except Exception as error:   # the codecs' own error types
         raise ImageError(f"{path} is truncated or corrupt ({error})") from None
     if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint16:
@@ -121,25 +126,45 @@ def _read_16bit_colour(path: Path, image: Image.Image) -> np.ndarray | None:
     return _orient(array, image.getexif().get(0x0112, 1))
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+class _Label(str):
+    """The name an in-memory image is called by in messages, carrying the data it names."""
+
+    def __new__(cls, name: str, source):
+        label = super().__new__(cls, name)
+        label.source = source
+        return label
+
+
+def read_image(path) -> np.ndarray:
     """Read an image file into an array (see the module docstring for shapes and dtypes).
 
-    Raises ``FileNotFoundError`` for a missing file and :class:`ImageError` (a
-    ``ValueError``) for a file that is not an image, is truncated or corrupt,
-    or is so large that Pillow's decompression-bomb guard refuses it.
+    ``path`` is a file path, or the image's bytes (``bytes`` or a binary file
+    object such as an upload), which are decoded in memory and never written
+    anywhere.  Raises ``FileNotFoundError`` for a missing file and
+    :class:`ImageError` (a ``ValueError``) for a file that is not an image, is
+    empty, truncated or corrupt, or is so large that Pillow's
+    decompression-bomb guard refuses it.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.is_dir():
-        raise ImageError(f"{path} is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path} is empty (0 bytes)")
+    if isinstance(path, (bytes, bytearray)) or hasattr(path, "read"):
+        name = getattr(path, "filename", None) or getattr(path, "name", None) or "the image data"
+        data = bytes(path) if isinstance(path, (bytes, bytearray)) else path.read()
+        source = io.BytesIO(data)
+        path = _Label(repr(str(name)) if name != "the image data" else name, source)
+        if not data:
+            raise ImageError(f"{path} is empty (0 bytes)")
+    else:
+        path = source = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.is_dir():
+            raise ImageError(f"{path} is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path} is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > 0 and _is_16bit_colour(path, image):
+            with Image.open(source) as image:
+                if image.width * image.height > 0 and _is_16bit_colour(source, image):
                     array = _read_16bit_colour(path, image)
                     if array is not None:
                         return np.ascontiguousarray(array)

@@ -157,3 +157,21 @@ def test_without_the_16bit_extra_colour_falls_back_to_8_bits_and_says_so(tmp_pat
     with pytest.warns(enhance.io.PrecisionWarning, match="written as 8 bits"):
         write_image(tmp_path / "y.png", rgb)
     assert read_image(tmp_path / "y.png").dtype == np.uint8
+
+
+def test_images_are_read_from_memory_too(tmp_path):
+    import io
+
+    Image.fromarray(synthetic_photo()).save(tmp_path / "x.png")
+    data = (tmp_path / "x.png").read_bytes()
+    expected = read_image(tmp_path / "x.png")
+    np.testing.assert_array_equal(read_image(data), expected)
+    np.testing.assert_array_equal(read_image(io.BytesIO(data)), expected)
+    with pytest.raises(ImageError, match="is empty"):
+        read_image(b"")
+    with pytest.raises(ImageError, match="not an image file"):
+        read_image(io.BytesIO(b"hello"))
+    if pytest.importorskip("imagecodecs", reason="the 16bit extra decodes 16-bit colour"):
+        rgb = sixteen_bit_photo(4)
+        write_image(tmp_path / "deep.png", rgb)
+        np.testing.assert_array_equal(read_image((tmp_path / "deep.png").read_bytes()), rgb)
