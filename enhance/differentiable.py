@@ -21,6 +21,8 @@ import numpy as np
 from nnscratch.backend import get_array_module
 from nnscratch.module import Module, Parameter
 
+from .filters import gaussian_kernel, kernel_size, reflect_101
+
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -217,3 +219,72 @@ class ToneCurve(Module):
         self.strength.accumulate((grad_output * d_strength).sum().reshape(1))
         self.midpoint.accumulate((grad_output * d_midpoint).sum().reshape(1))
         return grad_output * slope_a * k / self.span
+
+
+class Log(Module):
+    """``y = clip(gain log2(1 + x), 0, 1)`` (``enhance.log_transform``);
+    ``dgain = Σ r log2(1 + x)``, ``dx = r gain / ((1 + x) ln 2)`` with ``r = g [inside]``."""
+
+    def __init__(self, gain: float = 1.0):
+        super().__init__()
+        self.gain = _scalar(gain)
+
+    def forward(self, x):
+        _check(self, x)
+        xp = get_array_module(x)
+        self.x, self.curve = x, xp.log2(1 + x)
+        self.z = self.gain.data * self.curve
+        return xp.clip(self.z, 0, 1)
+
+    def backward(self, grad_output):
+        grad = grad_output * _inside(self.z)
+        self.gain.accumulate((grad * self.curve).sum().reshape(1))
+        return grad * self.gain.data / ((1 + self.x) * np.log(2))
+
+
+def blur_matrix(size: int, sigma: float, xp=np, dtype=np.float64):
+    """The (size, size) matrix of OpenCV's float Gaussian blur along one axis (reflect-101 borders):
+    ``blur(x) = B x``.  Its transpose is the blur's adjoint, which backward needs (at the borders
+    the reflected taps make B unsymmetric)."""
+    taps = gaussian_kernel(kernel_size(sigma, np.float32), sigma)
+    half = len(taps) // 2
+    matrix = np.zeros((size, size))
+    rows = np.arange(size)
+    for offset, tap in enumerate(taps):
+        np.add.at(matrix, (rows, reflect_101(rows + offset - half, size)), tap)
+    return xp.asarray(matrix, dtype=dtype)
+
+
+class UnsharpMask(Module):
+    """``y = clip(x + a (x - blur(x)), 0, 1)`` with a fixed Gaussian blur (``enhance.unsharp_mask``,
+    threshold 0).  Per channel ``blur(x) = B_h x B_wᵀ``, so with ``r = g [inside]``:
+    ``da = Σ r (x - blur(x))`` and ``dx = (1 + a) r - a B_hᵀ r B_w``.
+    """
+
+    def __init__(self, amount: float = 1.0, sigma: float = 1.0):
+        super().__init__()
+        self.amount = _scalar(amount)
+        self.sigma = float(sigma)
+        self._matrices = {}
+
+    def _blur_matrices(self, x):
+        key = (x.shape[2], x.shape[3], x.dtype.str)
+        if key not in self._matrices:
+            xp = get_array_module(x)
+            self._matrices = {key: (blur_matrix(x.shape[2], self.sigma, xp, x.dtype),
+                                    blur_matrix(x.shape[3], self.sigma, xp, x.dtype))}
+        return self._matrices[key]
+
+    def forward(self, x):
+        _check(self, x)
+        rows, cols = self._blur_matrices(x)
+        self.detail = x - rows @ x @ cols.T
+        self.z = x + self.amount.data * self.detail
+        return get_array_module(x).clip(self.z, 0, 1)
+
+    def backward(self, grad_output):
+        rows, cols = self._blur_matrices(grad_output)
+        grad = grad_output * _inside(self.z)
+        amount = self.amount.data
+        self.amount.accumulate((grad * self.detail).sum().reshape(1))
+        return (1 + amount) * grad - amount * (rows.T @ grad @ cols)

@@ -6,7 +6,7 @@ import numpy as np
 from nnscratch.backend import get_array_module
 
 from ._image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
-from .point import pillow_enhance
+from .point import fma32, pillow_enhance
 
 # Pillow's ImageFilter.SMOOTH: [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, weights rounded to float32.
 _SMOOTH_EDGE = np.float32(1 / 13)
@@ -266,8 +266,6 @@ def unsharp_mask(image, sigma: float = 1.0, amount: float = 1.0, threshold: floa
     ``threshold`` is 0.  With ``threshold`` > 0 (in the image's units), pixels whose
     detail is smaller than it are left unchanged.
     """
-    from .point import fma32
-
     check_image(image, "unsharp_mask")
     amount = check_number(amount, "amount", minimum=0, maximum=FACTOR_LIMIT)
     threshold = check_number(threshold, "threshold", minimum=0, maximum=65535)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import enhance
-from enhance.differentiable import Brightness, Contrast, Gamma, Invert, RGBGains, Saturation, ToneCurve
+from enhance.differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, Saturation, ToneCurve,
+                                   UnsharpMask)
 from nnscratch import gradcheck
 from tests.conftest import synthetic_photo
 
@@ -15,6 +16,8 @@ LAYERS = {   # parameters that keep every output strictly inside (0, 1) for inpu
     "rgb": lambda: RGBGains(1.1, 0.95, 1.05),
     "invert": lambda: Invert(),
     "tone curve": lambda: ToneCurve(3.0, 0.45),
+    "log": lambda: Log(1.05),
+    "unsharp mask": lambda: UnsharpMask(0.3, sigma=1.5),
 }
 
 
@@ -41,6 +44,9 @@ def as_batch(image):
     (Gamma(2.25), lambda x: enhance.gamma(x, 2.25)),
     (RGBGains(1.25, 1.0, 0.75), lambda x: enhance.rgb(x, 1.25, 1.0, 0.75)),
     (Invert(), enhance.invert),
+    (Log(1.25), lambda x: enhance.log_transform(x, 1.25)),
+    (UnsharpMask(1.5, sigma=1.0), lambda x: enhance.unsharp_mask(x, 1.0, 1.5)),
+    (UnsharpMask(0.75, sigma=2.5), lambda x: enhance.unsharp_mask(x, 2.5, 0.75)),
 ])
 def test_forward_equals_the_plain_function_on_a_photo(layer, function):
     photo = synthetic_photo(40, 50).astype(np.float64) / 255          # RGB, strong reds and blues, clipping
@@ -92,11 +98,20 @@ def test_layers_match_pytorch_autograd_in_float64():
             return torch.sigmoid(v)
         return (s(k * (t - m)) - s(-k * m)) / (s(k * (1 - m)) - s(-k * m))
 
+    from enhance.differentiable import blur_matrix
+
+    rows, cols = (torch.from_numpy(blur_matrix(n, 1.5)) for n in x.shape[2:])
+
+    def unsharp(t, a):     # the blur written independently of the layer: the same matrices, autograd's adjoint
+        return torch.clamp(t + a * (t - rows @ t @ cols.T), 0, 1)
+
     cases = [(Brightness(1.1), brightness, ["factor"]), (Contrast(1.2), contrast, ["factor"]),
              (Saturation(1.3), saturation, ["factor"]),
              (Gamma(0.8, 1.05), lambda t, g, k: torch.clamp(k * t ** g, 0, 1), ["gamma", "gain"]),
              (RGBGains(1.1, 0.95, 1.05), lambda t, k: torch.clamp(t * k.reshape(1, 3, 1, 1), 0, 1), ["gains"]),
-             (ToneCurve(3.0, 0.45), tone, ["strength", "midpoint"])]
+             (ToneCurve(3.0, 0.45), tone, ["strength", "midpoint"]),
+             (Log(1.05), lambda t, g: torch.clamp(g * torch.log2(1 + t), 0, 1), ["gain"]),
+             (UnsharpMask(0.3, sigma=1.5), unsharp, ["amount"])]
     for layer, formula, names in cases:
         layer = layer.double()
         ours = layer.forward(x)
