@@ -288,3 +288,42 @@ class UnsharpMask(Module):
         amount = self.amount.data
         self.amount.accumulate((grad * self.detail).sum().reshape(1))
         return (1 + amount) * grad - amount * (rows.T @ grad @ cols)
+
+
+def default_chain() -> list[Module]:
+    """Brightness, contrast, saturation, gamma and a tone curve, each starting at the identity
+    (the tone curve at a nearly straight strength)."""
+    return [Brightness(1.0), Contrast(1.0), Saturation(1.0), Gamma(1.0), ToneCurve(0.1, 0.5)]
+
+
+def fit_enhancement(image, target, chain: list[Module] | None = None, steps: int = 300, lr: float = 0.02,
+                    size: int = 128) -> tuple[list[Module], list[float]]:
+    """Fit a chain of enhancement layers by backpropagation so that ``chain(image)`` matches ``target``.
+
+    ``image`` and ``target`` are float RGB ``(H, W, 3)`` arrays in [0, 1] of one scene (for example
+    a photo and an edited copy of it); both are taken at most ``size`` pixels on the long side by
+    striding, and the loss is the mean squared difference.  Adam (the engine's) at ``lr``.
+    Returns the fitted chain and the loss at every step; apply the parameters to the full image
+    with the plain ``enhance`` functions.
+    """
+    from nnscratch.losses import MSELoss
+    from nnscratch.module import Sequential
+    from nnscratch.optim import Adam
+
+    image, target = np.asarray(image, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if image.shape != target.shape or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image and target must be float RGB (H, W, 3) of one shape, got {image.shape} and "
+                         f"{target.shape}")
+    step = max(1, -(-max(image.shape[:2]) // size))
+    x = image[::step, ::step].transpose(2, 0, 1)[None]
+    y = target[::step, ::step].transpose(2, 0, 1)[None]
+    model = Sequential(*(chain if chain is not None else default_chain())).double()
+    optimizer = Adam(model.parameters(), lr=lr)
+    criterion = MSELoss()
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        losses.append(criterion.forward(model.forward(x), y))
+        model.backward(criterion.backward())
+        optimizer.step()
+    return list(model), losses

@@ -125,3 +125,16 @@ def test_layers_match_pytorch_autograd_in_float64():
         np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
         for name, param in zip(names, params):
             np.testing.assert_allclose(getattr(layer, name).grad, param.grad.numpy(), rtol=1e-10)
+
+
+def test_fitting_by_backprop_recovers_known_parameters():
+    from enhance.differentiable import fit_enhancement
+
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the photograph")
+    photo = data.astronaut()[::4, ::4].astype(np.float64) / 255              # 128 x 128 RGB
+    edited = enhance.gamma(enhance.saturation(enhance.contrast(enhance.brightness(photo, 0.875), 1.25), 1.5), 0.75)
+    chain, losses = fit_enhancement(photo, edited, [Brightness(1.0), Contrast(1.0), Saturation(1.0), Gamma(1.0)],
+                                    steps=400, lr=0.02)
+    fitted = [float(layer.factor.data[0]) for layer in chain[:3]] + [float(chain[3].gamma.data[0])]
+    assert losses[-1] < 1e-3 * losses[0], (losses[0], losses[-1])
+    np.testing.assert_allclose(fitted, [0.875, 1.25, 1.5, 0.75], atol=0.03)
