@@ -88,7 +88,11 @@ def _is_16bit_colour(source, image: Image.Image) -> bool:
     if image.mode not in ("RGB", "RGBA"):
         return False
     if image.format == "PNG":
-        header = _data(source)[:26]            # signature (8), IHDR length+type (8), width, height, depth, colour
+        if isinstance(source, io.BytesIO):     # signature (8), IHDR length+type (8), width, height, depth, colour
+            header = source.getbuffer()[:26].tobytes()
+        else:
+            with open(source, "rb") as handle:
+                header = handle.read(26)
         return len(header) == 26 and header[24] == 16
     if image.format == "TIFF":
         bits = image.tag_v2.get(258)
@@ -110,29 +114,21 @@ def _data(source) -> bytes:
     return source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
 
 
-def _read_16bit_colour(path, image: Image.Image) -> np.ndarray | None:
+def _read_16bit_colour(path, source, image: Image.Image) -> np.ndarray | None:
+    """16-bit RGB(A) from ``source`` (a path or BytesIO); ``path`` names it in messages."""
     codecs = _sixteen_bit_codecs()
     if codecs is None:
         warnings.warn(f"{path}: 16-bit colour read as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=3)
         return None
     imagecodecs, tifffile = codecs
     try:
-        data = _data(path.source if isinstance(path, _Label) else path)
+        data = _data(source)
         array = (imagecodecs.png_decode(data) if image.format == "PNG" else tifffile.imread(io.BytesIO(data), key=0))
     except Exception as error:   # the codecs' own error types
         raise ImageError(f"{path} is truncated or corrupt ({error})") from None
     if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint16:
         raise ImageError(f"{path}: unexpected 16-bit layout {array.shape} {array.dtype}")
     return _orient(array, image.getexif().get(0x0112, 1))
-
-
-class _Label(str):
-    """The name an in-memory image is called by in messages, carrying the data it names."""
-
-    def __new__(cls, name: str, source):
-        label = super().__new__(cls, name)
-        label.source = source
-        return label
 
 
 def read_image(path) -> np.ndarray:
@@ -149,7 +145,7 @@ def read_image(path) -> np.ndarray:
         name = getattr(path, "filename", None) or getattr(path, "name", None) or "the image data"
         data = bytes(path) if isinstance(path, (bytes, bytearray)) else path.read()
         source = io.BytesIO(data)
-        path = _Label(repr(str(name)) if name != "the image data" else name, source)
+        path = repr(str(name)) if name != "the image data" else name
         if not data:
             raise ImageError(f"{path} is empty (0 bytes)")
     else:
@@ -165,7 +161,7 @@ def read_image(path) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 if image.width * image.height > 0 and _is_16bit_colour(source, image):
-                    array = _read_16bit_colour(path, image)
+                    array = _read_16bit_colour(path, source, image)
                     if array is not None:
                         return np.ascontiguousarray(array)
                 image.load()
