@@ -5,6 +5,7 @@
     enhance --list
     enhance inspect photo.jpg --at 10,20 --plot histogram.png
     enhance hdr-merge dark.jpg mid.jpg bright.jpg --times 1/30 1/8 1/2 -o merged.png --method debevec
+    enhance auto in.jpg out.jpg --like reference.jpg
 
 A bad operation, parameter or value is one ``enhance: error: ...`` line and
 exit status 2, before anything is written.
@@ -302,11 +303,102 @@ def run_hdr_merge(argv) -> int:
     return 0
 
 
+CHAIN_LAYERS = ("brightness", "contrast", "saturation", "gamma", "tone", "rgb", "log", "unsharp")
+
+
+def _chain(names: str, with_colour: bool):
+    from . import differentiable as d
+
+    makers = {"brightness": lambda: d.Brightness(1.0), "contrast": lambda: d.Contrast(1.0),
+              "saturation": lambda: d.Saturation(1.0), "gamma": lambda: d.Gamma(1.0),
+              "tone": lambda: d.ToneCurve(0.1, 0.5), "rgb": lambda: d.RGBGains(1.0, 1.0, 1.0),
+              "log": lambda: d.Log(1.0), "unsharp": lambda: d.UnsharpMask(0.0, 1.0)}
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in makers]
+    if unknown or not chosen:
+        raise UsageError(f"--chain takes a comma-separated list of {', '.join(CHAIN_LAYERS)}; got {names!r}")
+    if not with_colour:
+        chosen = [name for name in chosen if name not in ("saturation", "rgb")]
+    return [makers[name]() for name in chosen]
+
+
+def run_auto(argv) -> int:
+    from tqdm import tqdm
+
+    from . import learn
+
+    parser = argparse.ArgumentParser(
+        prog="enhance auto",
+        description="Learn enhancement parameters by backpropagation, then apply them at full size. With --like, "
+                    "match a reference photo's colour statistics (per-channel histograms, mean and spread of L, a, "
+                    "b); without, bring the lightness to a target mean and spread.")
+    parser.add_argument("input", help="the photo to enhance")
+    parser.add_argument("output", help="where the enhanced photo goes")
+    parser.add_argument("--like", metavar="REF", help="a photo whose colour statistics the result should have")
+    parser.add_argument("--lightness", type=float, default=50.0,
+                        help="without --like: target mean CIE L, 0-100 (default 50)")
+    parser.add_argument("--contrast", type=float, default=20.0,
+                        help="without --like: target standard deviation of L (default 20)")
+    parser.add_argument("--chain", help=f"the layers to fit, in order, from {', '.join(CHAIN_LAYERS)} (default "
+                                        "with --like: rgb,brightness,contrast,saturation,gamma,tone; without: "
+                                        "brightness,contrast,gamma,tone: the colour layers are left out)")
+    parser.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
+    parser.add_argument("--lr", type=float, default=0.02, help="Adam learning rate (default 0.02)")
+    parser.add_argument("--size", type=int, default=96, help="fit on the photos reduced to this long side (default 96)")
+    parser.add_argument("--overwrite", action="store_true", help="allow the output to be the input file")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default 95)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if not 1 <= args.steps <= 100_000:
+        raise UsageError(f"--steps must be 1-100000, got {args.steps}")
+    if not 16 <= args.size <= 1024:
+        raise UsageError(f"--size must be 16-1024, got {args.size}")
+    if not (0 < args.lr <= 1):
+        raise UsageError(f"--lr must be in (0, 1], got {args.lr}")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1-100, got {args.quality}")
+    if Path(args.output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"cannot tell the output format from {args.output!r}; use an image extension")
+    if not Path(args.input).is_file():
+        raise FileNotFoundError(f"no such file: {args.input}")
+    default = "rgb,brightness,contrast,saturation,gamma,tone" if args.like else "brightness,contrast,gamma,tone"
+    chain = _chain(args.chain or default, with_colour=bool(args.like))
+    if not (0 <= args.lightness <= 100 and 0 < args.contrast <= 50):
+        raise UsageError(f"--lightness must be 0-100 and --contrast in (0, 50], got {args.lightness}, {args.contrast}")
+    try:
+        check_outputs([(args.input, args.output)] + ([(args.like, args.output)] if args.like else []), args.overwrite,
+                      merged=bool(args.like))
+    except OutputConflict as error:
+        raise UsageError(str(error)) from None
+    image = read_image(args.input)
+    reference = read_image(args.like) if args.like else None
+    bar = tqdm(total=args.steps, desc="fitting", unit="step", disable=args.quiet, file=sys.stderr)
+
+    def progress(step, loss):
+        bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
+        bar.update()
+
+    try:
+        if reference is not None:
+            chain, losses = learn.match_reference(image, reference, chain, args.steps, args.lr, args.size, progress)
+        else:
+            chain, losses = learn.auto_exposure(image, args.lightness, args.contrast, chain, args.steps, args.lr,
+                                                args.size, progress)
+    finally:
+        bar.close()
+    write_image(args.output, learn.apply_chain(chain, image), quality=args.quality,
+                metadata=read_metadata(args.input))
+    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {args.steps} steps")
+    print(f"parameters: {learn.describe_chain(chain)}")
+    print(f"wrote {args.output}")
+    return 0
+
+
 def run_enhance(argv) -> int:
     parser = argparse.ArgumentParser(
         prog="enhance", description="Apply enhancement operations in order.",
         epilog="Also: 'enhance --list', 'enhance inspect IMAGE [--at X,Y] [--plot OUT.png]' and "
-               "'enhance hdr-merge IMAGE... [--times T...] -o OUT'.")
+               "'enhance hdr-merge IMAGE... [--times T...] -o OUT' and 'enhance auto IN OUT [--like REF]'.")
     parser.add_argument("input", help="image file or folder (searched recursively)")
     parser.add_argument("output", help="output file, or folder when INPUT is a folder")
     parser.add_argument("operations", nargs="+", metavar="OP[:ARGS]", help="e.g. contrast:1.3 clahe:clip_limit=2")
@@ -371,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_inspect(argv[1:])
         if argv[:1] == ["hdr-merge"]:
             return run_hdr_merge(argv[1:])
+        if argv[:1] == ["auto"]:
+            return run_auto(argv[1:])
         return run_enhance(argv)
     except KeyboardInterrupt:
         print("enhance: interrupted (files written so far are complete; none is half-written)", file=sys.stderr)

@@ -16,13 +16,15 @@ The error reported per tensor is ``max |analytic - numeric| / max(|analytic|, |n
 over the tensor, i.e. normalised by the largest gradient, which stays
 meaningful when individual gradients are near zero.
 
-Run ``python -m nnscratch.gradcheck`` for a table over every layer and loss.
+Run ``python -m nnscratch.gradcheck`` for a table over every layer and loss
+(``python -m enhance.gradcheck`` for the enhancement layers of ``enhance.differentiable``).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import sys
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -312,19 +314,22 @@ def run_case(case: Case, dtype=np.float64, seed: int = 0) -> dict[str, float]:
     return gradcheck(module, x, dtype=dtype, seed=seed)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, cases: list[Case] | None = None,
+         prog: str = "python -m nnscratch.gradcheck") -> int:
+    """The command: a table of every check in ``cases`` (default: the engine's catalogue; the
+    enhancement layers have their own, ``python -m enhance.gradcheck``)."""
+    catalogue = CASES if cases is None else cases
     parser = argparse.ArgumentParser(
-        prog="python -m nnscratch.gradcheck",
-        description="Check every hand-written backward pass against central differences.")
+        prog=prog, description="Check every hand-written backward pass against central differences.")
     parser.add_argument("--layer", help="run only the checks whose name contains this text (case-insensitive)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="float32 shows why gradient checks need double precision")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
     args = parser.parse_args(argv)
 
-    cases = [c for c in CASES if not args.layer or args.layer.lower() in c.name.lower()]
+    cases = [c for c in catalogue if not args.layer or args.layer.lower() in c.name.lower()]
     if args.list:
-        print("\n".join(c.name for c in CASES))
+        print("\n".join(c.name for c in catalogue))
         return 0
     if not cases:
         print(f"no check matches {args.layer!r}; see --list", file=sys.stderr)
@@ -345,6 +350,18 @@ def main(argv: list[str] | None = None) -> int:
               "the O(h²) accuracy of central differences: check gradients in float64.")
     return 1 if failed else 0
 
+
+class _CallableModule(types.ModuleType):
+    """``nnscratch.gradcheck`` names both this module and its function :func:`gradcheck`.  Importing
+    the module (``from nnscratch.gradcheck import CASES``) makes Python set the package's attribute
+    to the module, so the module is callable too and ``from nnscratch import gradcheck`` can be
+    called whichever was imported first."""
+
+    def __call__(self, *args, **kwargs):
+        return gradcheck(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

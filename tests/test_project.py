@@ -72,6 +72,13 @@ def test_hdr_bracket_example(tmp_path):
     assert correlation > 0.99 and (tmp_path / "hdr.png").stat().st_size > 10000
 
 
+def test_learn_enhancement_example_fits_a_chain_to_a_reference(tmp_path):
+    out = run_example(ROOT / "examples" / "learn_enhancement.py", "--steps", "60", "--out", tmp_path / "learn.png")
+    first, last = (float(v) for v in re.search(r"loss ([\d.]+) -> ([\d.]+) in 60 steps", out).groups())
+    assert last < 0.5 * first and "parameters: rgb (gains" in out, out
+    assert (tmp_path / "learn.png").stat().st_size > 10000
+
+
 def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():
     out = run_example(ROOT / "examples" / "write_your_own_layer.py")
     assert re.search(r"^PASS: worst relative error", out, re.MULTILINE)

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 import enhance
-from enhance.differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, Saturation, ToneCurve,
-                                   UnsharpMask)
+from enhance import gradcheck as enhance_gradcheck
+from enhance.differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation,
+                                   SoftEqualize, ToneCurve, UnsharpMask)
 from nnscratch import gradcheck
+from nnscratch.gradcheck import run_case as gradcheck_run_case
 from tests.conftest import synthetic_photo
 
 LAYERS = {   # parameters that keep every output strictly inside (0, 1) for inputs in [0.15, 0.85]
@@ -128,7 +130,7 @@ def test_layers_match_pytorch_autograd_in_float64():
 
 
 def test_fitting_by_backprop_recovers_known_parameters():
-    from enhance.differentiable import fit_enhancement
+    from enhance.learn import fit_enhancement
 
     data = pytest.importorskip("skimage.data", reason="scikit-image ships the photograph")
     photo = data.astronaut()[::4, ::4].astype(np.float64) / 255              # 128 x 128 RGB
@@ -138,3 +140,161 @@ def test_fitting_by_backprop_recovers_known_parameters():
     fitted = [float(layer.factor.data[0]) for layer in chain[:3]] + [float(chain[3].gamma.data[0])]
     assert losses[-1] < 1e-3 * losses[0], (losses[0], losses[-1])
     np.testing.assert_allclose(fitted, [0.875, 1.25, 1.5, 0.75], atol=0.03)
+
+
+# --- soft equalization, Lab, the objectives: gradient table, limits, PyTorch and Kornia ------------
+
+@pytest.mark.parametrize("case", enhance_gradcheck.CASES, ids=[c.name for c in enhance_gradcheck.CASES])
+def test_the_enhance_gradcheck_table_passes(case):
+    errors = gradcheck_run_case(case)
+    assert errors and max(errors.values()) <= case.tolerance, errors
+
+
+def test_enhance_gradcheck_command_prints_every_row(capsys):
+    assert enhance_gradcheck.main(["--layer", "soft"]) == 0
+    out = capsys.readouterr().out
+    assert "Soft equalization" in out and "1 passed, 0 failed" in out
+
+
+def camera():
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the photographs")
+    return data.camera()[::2, ::2]                  # 256 x 256 uint8 gray photograph
+
+
+def test_soft_equalization_approaches_equalize_hist_as_the_bandwidth_shrinks():
+    gray = camera()
+    reference = enhance.equalize_hist(gray).astype(np.float64)          # bit-exact with cv2.equalizeHist
+    batch_ = np.repeat((gray / 255.0)[None, None], 3, axis=1)
+    errors = []
+    for bandwidth in (0.05, 0.01, 0.002, 0.0005):
+        ours = SoftEqualize(bandwidth, 256).forward(batch_)[0, 0] * 255
+        errors.append((np.abs(ours - reference).mean(), np.abs(ours - reference).max()))
+    means = [mean for mean, _ in errors]
+    assert all(a > b for a, b in zip(means, means[1:])), errors          # shrinks with the bandwidth
+    assert errors[0][0] > 5                                              # a wide kernel is a different curve
+    assert errors[-1][0] < 0.3 and errors[-1][1] <= 0.5 + 1e-9, errors   # the limit: OpenCV's table up to rounding
+
+
+def test_soft_equalization_of_a_colour_photo_moves_channels_by_the_luma_change():
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the photographs")
+    photo = data.astronaut()[::4, ::4]
+    ours = SoftEqualize(0.0005, 256).forward(as_batch(photo / 255.0))[0].transpose(1, 2, 0) * 255
+    reference = enhance.equalize_hist(photo).astype(np.float64)         # through OpenCV's fixed-point luma
+    difference = np.abs(ours - reference)
+    assert difference.mean() < 0.6 and np.percentile(difference, 99) <= 2.0, (difference.mean(), difference.max())
+
+
+def test_rgb_to_lab_layer_equals_the_colorspace_function():
+    from enhance.colorspace import rgb_to_lab
+
+    photo = synthetic_photo(30, 40).astype(np.float64) / 255
+    ours = RGBToLab().forward(as_batch(photo))[0].transpose(1, 2, 0)
+    np.testing.assert_allclose(ours, rgb_to_lab(photo), rtol=0, atol=1e-10)
+
+
+def _torch_soft_equalize(torch, t, bandwidth, knots):
+    luma = (t * torch.tensor([0.299, 0.587, 0.114], dtype=t.dtype).reshape(1, 3, 1, 1)).sum(1)
+    spacing = 1 / (knots - 1)
+    curves = []
+    for y in luma.reshape(len(luma), -1):
+        points = torch.cat([torch.arange(knots, dtype=t.dtype) * spacing, y[[int(y.argmin()), int(y.argmax())]]])
+        cdf = torch.sigmoid((points[None] + spacing / 2 - y[:, None]) / bandwidth).mean(0)
+        table = (cdf[:-2] - cdf[-2]) / (cdf[-1] - cdf[-2])
+        index = torch.clamp(torch.floor(y / spacing).long(), 0, knots - 2)
+        w = y / spacing - index
+        curves.append((1 - w) * table[index] + w * table[index + 1])
+    curve = torch.stack(curves).reshape(luma.shape)
+    return torch.clamp(t + (curve - luma)[:, None], 0, 1)
+
+
+def _torch_lab(torch, t):
+    from enhance.colorspace import EPSILON, KAPPA, RGB_TO_XYZ, WHITE_D65
+
+    linear = torch.where(t > 0.04045, ((torch.clamp(t, min=0.04045) + 0.055) / 1.055) ** 2.4, t / 12.92)
+    xyz = torch.einsum("jc,nchw->njhw", torch.tensor(RGB_TO_XYZ / WHITE_D65[:, None], dtype=t.dtype), linear)
+    f = torch.where(xyz > EPSILON, torch.clamp(xyz, min=EPSILON) ** (1 / 3), (KAPPA * xyz + 16) / 116)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def test_soft_equalization_lab_and_objectives_match_pytorch_autograd():
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference (pip install torch==2.13.0)")
+    from enhance.learn import ColourStatisticsLoss, ExposureLoss
+
+    x = batch(5, shape=(2, 3, 7, 6))
+    upstream = np.random.default_rng(6).normal(size=x.shape)
+    for layer, formula in [(SoftEqualize(0.03, 16), lambda t: _torch_soft_equalize(torch, t, 0.03, 16)),
+                           (RGBToLab(), lambda t: _torch_lab(torch, t))]:
+        ours = layer.forward(x)
+        grad = layer.backward(upstream)
+        tx = torch.tensor(x, requires_grad=True)
+        theirs = formula(tx)
+        theirs.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+    reference = batch(7, 0.0, 1.0, shape=(1, 3, 5, 9))
+
+    def moments(t):
+        lab = _torch_lab(torch, t)
+        mean = lab.mean((0, 2, 3))
+        return mean, torch.sqrt(((lab - mean.reshape(1, 3, 1, 1)) ** 2).mean((0, 2, 3)) + 1e-12)
+
+    def soft_cdfs(t, bins, bandwidth):
+        points = torch.linspace(0, 1, bins, dtype=t.dtype)
+        return [torch.sigmoid((points[None] - t[:, c].reshape(-1, 1)) / bandwidth).mean(0) for c in range(3)]
+
+    def statistics(t):
+        ref = torch.tensor(reference)
+        histogram = sum(((a - b) ** 2).sum() for a, b in zip(soft_cdfs(t, 32, 0.03), soft_cdfs(ref, 32, 0.03))) / 96
+        (mean, std), (ref_mean, ref_std) = moments(t), moments(ref)
+        return histogram + (((mean - ref_mean) ** 2).sum() + ((std - ref_std) ** 2).sum()) / (3 * 100 ** 2)
+
+    def exposure(t):
+        mean, std = moments(t)
+        return ((mean[0] - 50) ** 2 + (std[0] - 20) ** 2) / 100 ** 2
+
+    for loss, formula in [(ColourStatisticsLoss(), statistics), (ExposureLoss(), exposure)]:
+        value = loss.forward(x, reference)
+        grad = loss.backward()
+        tx = torch.tensor(x, requires_grad=True)
+        theirs = formula(tx)
+        theirs.backward()
+        assert value == pytest.approx(theirs.item(), rel=1e-12)
+        np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_gamma_log_and_invert_match_kornia():
+    pytest.importorskip("torch", reason="Kornia runs on PyTorch (pip install torch==2.13.0)")
+    kornia = pytest.importorskip("kornia", reason="Kornia is the reference for its enhance functions (pip install kornia)")
+    import torch
+
+    x = batch(8)
+    upstream = np.random.default_rng(9).normal(size=x.shape)
+    cases = [(Gamma(0.8, 1.05), lambda t, g, k: kornia.enhance.adjust_gamma(t, g, k), ["gamma", "gain"]),
+             (Log(1.05), lambda t, g: kornia.enhance.adjust_log(t, g), ["gain"]),
+             (Invert(), lambda t: kornia.enhance.invert(t, torch.tensor(1.0, dtype=t.dtype)), [])]
+    for layer, function, names in cases:
+        layer = layer.double()
+        ours = layer.forward(x)
+        layer.zero_grad()
+        grad = layer.backward(upstream)
+        tx = torch.tensor(x, requires_grad=True)
+        params = [torch.tensor(getattr(layer, n).data, requires_grad=True) for n in names]
+        theirs = function(tx, *params)
+        theirs.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
+        for name, param in zip(names, params):
+            np.testing.assert_allclose(getattr(layer, name).grad, param.grad.numpy().reshape(-1), rtol=1e-10)
+
+
+def test_rgb_to_lab_is_within_kornias_rounding_of_its_constants():
+    pytest.importorskip("torch", reason="Kornia runs on PyTorch (pip install torch==2.13.0)")
+    kornia = pytest.importorskip("kornia", reason="Kornia is the reference (pip install kornia)")
+    import torch
+
+    photo = as_batch(synthetic_photo(30, 40).astype(np.float64) / 255)
+    theirs = kornia.color.rgb_to_lab(torch.tensor(photo)).numpy()
+    # Kornia writes the linear segment of f as 7.787 t + 4/29 from t > 0.008856 (the CIE's rounded
+    # constants); ours uses the exact 24389/27/116 and 216/24389 -- the only difference.
+    np.testing.assert_allclose(RGBToLab().forward(photo), theirs, rtol=0, atol=1e-3)

@@ -52,3 +52,13 @@ def test_command_line_prints_a_table_and_exit_codes(capsys):
     assert main(["--layer", "conv2d 3x3", "--dtype", "float32"]) == 1
     assert "FAIL" in capsys.readouterr().out
     assert main(["--layer", "no such layer"]) == 2
+
+
+def test_gradcheck_is_callable_whether_the_module_or_the_function_was_imported_first():
+    import subprocess
+    import sys
+
+    code = "; ".join(["import nnscratch.gradcheck, numpy as np", "from nnscratch import gradcheck, ReLU",
+                      "print(max(gradcheck(ReLU(), np.array([[0.5, -0.5]])).values()) < 1e-7)"])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
