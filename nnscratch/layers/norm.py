@@ -39,6 +39,9 @@ class BatchNorm2d(Module):
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
         self._cache = None
+        # Sums the per-channel statistics over processes (nnscratch.distributed.synchronize_batch_norm);
+        # None: this process's batch is the whole batch.
+        self.reduce = None
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
@@ -53,15 +56,21 @@ class BatchNorm2d(Module):
         ones = xp.ones(count, dtype=x.dtype)
         use_batch = self.training or not self.track_running_stats
         if use_batch:
+            sums = ones @ rows
+            if self.reduce is not None:       # the whole batch's sums and count, over every process
+                totals = self.reduce(xp.concatenate([sums, xp.asarray([count], dtype=sums.dtype)]))
+                sums, count = totals[:c], int(round(float(totals[c])))
             if count < 2:
                 raise ValueError(f"BatchNorm2d needs more than one value per channel in training, got shape {tuple(x.shape)}")
-            mean = (ones @ rows) / count
+            mean = sums / count
             centered = xp.empty_like(rows)
             squares = xp.zeros(c, dtype=rows.dtype)
             for start, stop, square in _chunks(rows, xp):     # centre and sum the squares while in cache
                 xp.subtract(rows[start:stop], mean, out=centered[start:stop])
                 xp.multiply(centered[start:stop], centered[start:stop], out=square)
                 squares += ones[:stop - start] @ square
+            if self.reduce is not None:
+                squares = self.reduce(squares)
             var = squares / count
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, count)
@@ -77,7 +86,7 @@ class BatchNorm2d(Module):
             xp.multiply(centered[start:stop], scale, out=out[start:stop])
             if self.affine:
                 out[start:stop] += self.bias.data
-        self._cache = (centered, inv_std, use_batch, x.shape)
+        self._cache = (centered, inv_std, use_batch, x.shape, count)
         return rows_to_nchw(out, n, h, w)
 
     def _update_running(self, mean, var, count):
@@ -89,23 +98,25 @@ class BatchNorm2d(Module):
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[3])
-        centered, inv_std, use_batch, (n, c, h, w) = self._cache
+        centered, inv_std, use_batch, (n, c, h, w), count = self._cache
         xp = get_array_module(grad_output)
         grad_rows = nhwc_rows(grad_output)
-        count = grad_rows.shape[0]
-        ones = xp.ones(count, dtype=grad_rows.dtype)
+        ones = xp.ones(grad_rows.shape[0], dtype=grad_rows.dtype)
         grad_bias = ones @ grad_rows                 # sum of g per channel
         products = xp.zeros(c, dtype=grad_rows.dtype)
         for start, stop, product in _chunks(grad_rows, xp):
             xp.multiply(grad_rows[start:stop], centered[start:stop], out=product)
             products += ones[:stop - start] @ product
         grad_weight = products * inv_std             # sum of g x̂ per channel
-        if self.affine:
+        if self.affine:     # this process's share; nnscratch.distributed averages parameter gradients
             self.weight.accumulate(grad_weight)
             self.bias.accumulate(grad_bias)
             scale = self.weight.data * inv_std
         else:
             scale = inv_std
+        if self.reduce is not None and use_batch:    # the means below are over the whole batch
+            totals = self.reduce(xp.concatenate([grad_bias, products]))
+            grad_bias, grad_weight = totals[:c], totals[c:] * inv_std
         grad_input = xp.empty_like(grad_rows)
         # dx = scale (g - mean(g) - x̂ mean(g x̂)), with x̂ = centered * inv_std
         slope = scale * inv_std * grad_weight / count
