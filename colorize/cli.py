@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
-from nnscratch import __version__
+from nnscratch import __version__, distributed
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         read_metadata, to_uint8, write_image)
 
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="validate and write a checkpoint every N steps")
     fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K",
                      help="keep the last K step checkpoints (and best.npz)")
+    fit.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
+                     help="record the loss and images/s in metrics.jsonl every N steps")
     fit.add_argument("--min-colorfulness", type=float, default=5.0,
                      help="skip photos less colourful than this (Hasler-Süsstrunk; default 5)")
     fit.add_argument("--hints", action="store_true",
@@ -241,7 +243,9 @@ def run_predict(args) -> int:
         raise UsageError("this model was trained without colour hints and cannot follow them "
                          "(train one with 'colorize train --hints')")
     failures, told_about_colour = [], False
-    for source, relative in _progress(files, "colorizing"):
+    comm = distributed.world()        # under mpiexec -n N each process takes every N-th file
+    mine = files[comm.rank::comm.size]
+    for source, relative in _progress(mine, "colorizing"):
         target = target_of(source, relative)
         try:
             image = read_image(source)
@@ -261,16 +265,24 @@ def run_predict(args) -> int:
                         metadata=read_metadata(source, keep_gps=args.keep_gps))
             if args.show_hints:
                 write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
-            print(f"{source} -> {target}")
+            if comm.size == 1:
+                print(f"{source} -> {target}")
         except UsageError:
             raise
         except (ImageError, OSError, ValueError) as error:
             failures.append(source)
             print(f"failed: {source}: {error}", file=sys.stderr)
-    if failures:
-        print(f"colorized {len(files) - len(failures)} of {len(files)} files; {len(failures)} failed", file=sys.stderr)
-        return 1
-    return 0
+    return _summary("colorized", len(files), len(failures), comm)
+
+
+def _summary(done: str, total: int, failed: int, comm) -> int:
+    """The exit status (the same on every process) and, from process 0, one line for the whole job."""
+    failed = int(comm.allreduce_sum(np.array([failed], dtype=np.int64))[0])
+    if comm.rank == 0 and (failed or comm.size > 1):
+        where = f" on {comm.size} processes" if comm.size > 1 else ""
+        print(f"{done} {total - failed} of {total} files{where}" + (f"; {failed} failed" if failed else ""),
+              file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 def _hint_source(args, files, single):
@@ -324,11 +336,12 @@ def run_train(args) -> int:
                     crop=args.crop, lr=args.lr, width=args.width, hidden_layers=args.hidden_layers, norm=args.norm,
                     loss=args.loss, seed=args.seed, device=args.device, val=args.val, val_fraction=args.val_fraction,
                     checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+                    log_every=args.log_every,
                     resume=args.resume, min_colorfulness=args.min_colorfulness, hints=args.hints,
                     skips=not args.no_skips, photo_size=args.photo_size, ema_decay=args.ema_decay,
                     init=args.init, progress=not (args.no_progress or args.quiet), quiet=args.quiet)
     losses = [r["loss"] for r in records if "loss" in r]
-    if losses:
+    if losses and distributed.world().rank == 0:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
     return 0
 
@@ -458,20 +471,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     nn.keep_freed_memory()          # reuse large temporaries between steps instead of page-faulting them in
+    comm = distributed.world()
+    lead = comm.rank == 0           # under mpiexec, errors every process meets together are told once
     try:
-        return COMMANDS[args.command](args)
+        # An error in one process of several ends the job (MPI_Abort) instead of leaving the others
+        # waiting; the errors listed are ones every process raises at the same point.
+        with distributed.abort_on_error(comm, "colorize", (TrainingInterrupted, TrainingError, NothingToResume,
+                                                           UsageError)):
+            return COMMANDS[args.command](args)
     except TrainingInterrupted as interrupted:
-        print(f"colorize: interrupted at step {interrupted.step}; the checkpoint is saved: "
-              "continue with the same command and --resume", file=sys.stderr)
+        if lead:
+            print(f"colorize: interrupted at step {interrupted.step}; the checkpoint is saved: "
+                  "continue with the same command and --resume", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("colorize: interrupted", file=sys.stderr)
         return 130
     except (UsageError, NothingToResume) as error:
-        print(f"colorize: error: {error}", file=sys.stderr)
+        if lead:
+            print(f"colorize: error: {error}", file=sys.stderr)
         return 2
     except EXPECTED_ERRORS as error:
-        print(f"colorize: error: {error}", file=sys.stderr)
+        if lead or not isinstance(error, TrainingError):
+            print(f"colorize: error: {error}", file=sys.stderr)
         return 1
 
 

@@ -158,21 +158,24 @@ class CropSampler:
             array = array[:, ::-1]
         return array
 
-    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, step: int, slots: range | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The batch of training step ``step``: (input (N, 1, c, c), ab target (N, 2, c, c)), float32.
 
-        With ``hints`` the input has 4 channels: L and random hints drawn
-        from the target (:func:`colorize.hints.training_hint_channels`), from
-        a generator of their own so the crops are those of a run without hints.
+        Each crop comes from a generator of its own, seeded by (seed, step, slot), so ``slots`` (a
+        range of positions in the batch; default all) gives exactly those crops of the whole
+        batch: data-parallel processes each make only their share.  With ``hints`` the input has
+        4 channels: L and random hints drawn from the target
+        (:func:`colorize.hints.training_hint_channels`), from generators of their own so the
+        crops are those of a run without hints.
         """
-        rng = np.random.default_rng((self.seed, 2, step))
-        hint_rng = np.random.default_rng((self.seed, 4, step))
+        slots = range(self.batch_size) if slots is None else slots
         channels = 1 + (HINT_CHANNELS if self.hints else 0)
-        inputs = np.empty((self.batch_size, channels, self.crop, self.crop), dtype=np.float32)
-        targets = np.empty((self.batch_size, 2, self.crop, self.crop), dtype=np.float32)
-        for slot in range(self.batch_size):
+        inputs = np.empty((len(slots), channels, self.crop, self.crop), dtype=np.float32)
+        targets = np.empty((len(slots), 2, self.crop, self.crop), dtype=np.float32)
+        for row, slot in enumerate(slots):
+            rng = np.random.default_rng((self.seed, 2, step, slot))
             image = self.photos.images[self._image_index(step * self.batch_size + slot)]
-            inputs[slot, :1], targets[slot] = lab_pair(self._crop(image, rng))
+            inputs[row, :1], targets[row] = lab_pair(self._crop(image, rng))
             if self.hints:
-                inputs[slot, 1:] = training_hint_channels(targets[slot], hint_rng)
+                inputs[row, 1:] = training_hint_channels(targets[row], np.random.default_rng((self.seed, 4, step, slot)))
         return inputs, targets

@@ -12,6 +12,12 @@ Batches depend only on (seed, step), and checkpoints hold everything else
 that changes (weights, Adam moments and step counts, batch-norm statistics),
 so ``resume=True`` continues to exactly the weights an uninterrupted run
 would have reached.
+
+Under ``mpiexec -n N`` the run is data-parallel (:mod:`nnscratch.distributed`): each process
+makes and computes its share of every batch, gradients and batch-norm statistics are summed over
+the processes, and process 0 alone validates and writes the run folder.  The weights are those
+of one process on the whole batch (to rounding), so a run checkpointed on N processes resumes on
+any other number.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ import numpy as np
 
 import nnscratch as nn
 from enhance.io import find_images, write_atomically, write_figure
+from nnscratch import distributed
 
 from .checkpoints import latest_checkpoint, prune_checkpoints
 from .data import CropSampler, PhotoSet
@@ -130,7 +137,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
           photo_size: int | None = 320, scale: tuple[float, float] = (0.7, 1.0), val_size: int = 256,
           log_every: int = 10, hints: bool = False, skips: bool = True, ema_decay: float = 0.999,
           init: str | Path | None = None, progress: bool = True, quiet: bool = False,
-          stop_after: int | None = None) -> list[dict]:
+          stop_after: int | None = None, dtype: str = "float32", comm=None) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
 
     Photos are decoded once and kept with their long side at ``photo_size``
@@ -148,6 +155,11 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     checkpoint in ``out`` is continued, with its own configuration; ``steps``
     or ``epochs`` may be raised to train longer.  ``stop_after`` ends this
     call after that many steps (with a checkpoint), as an interruption would.
+    ``dtype`` "float64" trains in double precision (for exactness experiments).
+
+    ``comm`` is the communicator (default :func:`nnscratch.distributed.world`: MPI's under
+    ``mpiexec -n N``, else one process).  With N processes ``batch_size`` is the global batch
+    and N must divide it; records and checkpoints are written by process 0 only.
 
     Raises ``TrainingError`` on a non-finite loss (the last checkpoint stays
     as it was), ``ValueError`` for bad settings or an unusable folder
@@ -165,7 +177,9 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     a new run from those weights with a fresh optimizer: fine-tuning.
     """
     out = Path(out)
-    say = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr))
+    comm = distributed.world() if comm is None else comm
+    lead = comm.rank == 0                 # the process that validates, writes and talks
+    say = (lambda message: None) if quiet or not lead else (lambda message: print(message, file=sys.stderr))
     checkpoint = None
     if resume and init is not None:
         raise ValueError("give either resume (continue this run) or init (start a new run from other weights)")
@@ -203,13 +217,17 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
         if not 0 <= ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         config = {"model": check_config(hidden_layers, width, norm, hints, skips), "data": str(data),
                   "val": str(val) if val else None, "photo_size": photo_size, "ema_decay": ema_decay,
                   "val_fraction": val_fraction, "steps": steps, "epochs": epochs, "batch_size": batch_size,
                   "crop": crop, "lr": lr, "loss": loss, "seed": seed, "device": device,
                   "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
                   "min_colorfulness": min_colorfulness, "scale": list(scale), "val_size": val_size,
-                  "log_every": log_every}
+                  "log_every": log_every, "dtype": dtype}
+    config["processes"] = comm.size
+    shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
 
     paths = find_images(config["data"])
     if not paths:
@@ -218,19 +236,22 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         train_paths, val_paths = paths, find_images(config["val"])
     else:
         train_paths, val_paths = _split(paths, config["val_fraction"], config["seed"])
-    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=not quiet,
+    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=not quiet and lead,
                                  max_side=config.get("photo_size"))
     if not photos.images:
         raise ValueError(f"none of the {len(train_paths)} training images in {config['data']} is usable")
-    val_photos = PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=not quiet) if val_paths else None
+    val_photos = (PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=not quiet)
+                  if val_paths and lead else None)
     config["train_images"] = [str(p) for p in photos.paths]
-    config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else []
+    config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else [str(p) for p in val_paths]
     model_config = check_config(**config["model"])
     sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
                           hints=model_config["hints"])
     total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
 
     model = build_model(config["model"], seed=config["seed"])
+    if config.get("dtype", "float32") == "float64":
+        model.double()
     optimizer = nn.Adam(model.parameters(), lr=config["lr"])
     criterion = LOSSES[config["loss"]]()
     step = 0
@@ -244,24 +265,30 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     if device != "cpu":
         model.to(device)
         optimizer.to(device)
+    distributed.broadcast_parameters(model, comm=comm)   # identical already (same seed or file); made certain
+    distributed.synchronize_batch_norm(model, comm)
     xp = nn.get_array_module(model.parameters()[0].data)
+    work_dtype = model.parameters()[0].data.dtype
     average = WeightAverage(model, config.get("ema_decay") or 0.0,
                             checkpoint.get("ema") if checkpoint is not None else None)
     best_gain = max((r["val_psnr"] - r["val_psnr_gray"] for r in _read_records(out / "metrics.jsonl", up_to=step)
                      if "val_psnr" in r), default=-math.inf)
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "checkpoints").mkdir(exist_ok=True)
-    config_text = (json.dumps(config, indent=2) + "\n").encode()
-    write_atomically(out / "config.json", lambda handle: handle.write(config_text))
     metrics_path = out / "metrics.jsonl"
     records = _read_records(metrics_path, up_to=step)
-    if resume_note:
-        records.append({"step": step, "resumed_with": resume_note})
-    _write_records(metrics_path, records)
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "checkpoints").mkdir(exist_ok=True)
+        config_text = (json.dumps(config, indent=2) + "\n").encode()
+        write_atomically(out / "config.json", lambda handle: handle.write(config_text))
+        if resume_note:
+            records.append({"step": step, "resumed_with": resume_note})
+        _write_records(metrics_path, records)
 
     def save_checkpoint():
         nonlocal best_gain
+        if not lead:
+            return
         record = _validate(average.model(), val_photos, step, config["val_size"]) if val_photos else None
         if record:
             records.append(record)
@@ -283,23 +310,28 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         prune_checkpoints(out / "checkpoints", config["keep_checkpoints"])
         _plot(records, out / "loss.png")
 
-    bar = _progress_bar(total, step, progress)
+    bar = _progress_bar(total, step, progress and lead)
     window_start, window_images = time.perf_counter(), 0
     last_saved = step if checkpoint is not None else None
     stop_at = total if stop_after is None else min(total, step + stop_after)
     with _StopRequest() as stop:
         while step < stop_at:
-            inputs, targets = sampler.batch(step)
-            inputs, targets = xp.asarray(inputs), xp.asarray(targets)
+            inputs, targets = sampler.batch(step, shares)
+            inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
             optimizer.zero_grad()
             prediction = model.forward(inputs)
             value = criterion.forward(prediction, targets)
+            model.backward(criterion.backward())
+            if comm.size > 1:
+                distributed.allreduce_gradients(model, comm)
+                # the whole batch's loss, and whether any process was asked to stop: decided together
+                agreed = comm.allreduce_sum(np.array([value, float(stop.requested)]))
+                value, stop.requested = float(agreed[0]) / comm.size, bool(agreed[1])
             if not math.isfinite(value):
                 bar.close()
                 kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
                 raise TrainingError(f"the loss became {value} at step {step}: training stopped{kept}. "
                                     "Try a lower learning rate.")
-            model.backward(criterion.backward())
             optimizer.step()
             average.update()
             step += 1
@@ -310,7 +342,8 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
                 record = {"step": step, "loss": value, "images_per_s": window_images / max(elapsed, 1e-9),
                           "time": time.time()}
                 records.append(record)
-                _append_record(metrics_path, record)
+                if lead:
+                    _append_record(metrics_path, record)
                 bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
                 window_start, window_images = time.perf_counter(), 0
             if step % config["checkpoint_every"] == 0 or step == stop_at or stop.requested:

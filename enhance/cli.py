@@ -429,19 +429,25 @@ def run_enhance(argv) -> int:
         check_outputs(files, args.overwrite)
     except OutputConflict as error:
         raise UsageError(str(error)) from None
+    from nnscratch import distributed     # light: no engine layers; MPI only under mpiexec -n N
+
+    comm = distributed.world()            # each of N processes takes every N-th file
     failures = 0
-    for file, destination in files:
+    for file, destination in files[comm.rank::comm.size]:
         try:
             write_image(destination, apply(read_image(file), operations), quality=args.quality,
                         metadata=read_metadata(file, keep_gps=args.keep_gps))
-            print(f"{file} -> {destination}")
+            if comm.size == 1:
+                print(f"{file} -> {destination}")
         except (ImageError, OSError, ValueError) as error:
             failures += 1
             print(f"failed: {file}: {error}", file=sys.stderr)
-    if failures:
-        print(f"enhanced {len(files) - failures} of {len(files)} files; {failures} failed", file=sys.stderr)
-        return 1
-    return 0
+    failures = int(comm.allreduce_sum(np.array([failures], dtype=np.int64))[0])
+    if comm.rank == 0 and (failures or comm.size > 1):
+        where = f" on {comm.size} processes" if comm.size > 1 else ""
+        print(f"enhanced {len(files) - failures} of {len(files)} files{where}" + (f"; {failures} failed" if failures else ""),
+              file=sys.stderr if failures else sys.stdout)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:

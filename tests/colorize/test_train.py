@@ -67,10 +67,10 @@ def interrupt_at(monkeypatch, interrupted_step):
 
     original = CropSampler.batch
 
-    def batch(self, step):
+    def batch(self, step, slots=None):
         if step == interrupted_step:
             os.kill(os.getpid(), signal.SIGINT)
-        return original(self, step)
+        return original(self, step, slots)
 
     monkeypatch.setattr(CropSampler, "batch", batch)
     return original
