@@ -325,7 +325,13 @@ def main(argv: list[str] | None = None, cases: list[Case] | None = None,
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="float32 shows why gradient checks need double precision")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
+    if cases is None:
+        parser.add_argument("--compare-reference", action="store_true",
+                            help="instead: each fast layer against its textbook version in nnscratch.reference, "
+                                 "the largest difference and both timings")
     args = parser.parse_args(argv)
+    if getattr(args, "compare_reference", False):
+        return compare_reference()
 
     cases = [c for c in catalogue if not args.layer or args.layer.lower() in c.name.lower()]
     if args.list:
@@ -349,6 +355,116 @@ def main(argv: list[str] | None = None, cases: list[Case] | None = None,
         print("float32 keeps about 7 significant digits, so rounding in the difference quotient swamps "
               "the O(h²) accuracy of central differences: check gradients in float64.")
     return 1 if failed else 0
+
+
+def _best_time(function, repeats: int = 3) -> float:
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
+    """(name, fast, reference) triples: each callable returns the arrays to compare (float64)."""
+    from . import reference as ref
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    x = rng.normal(size=(2, 16, 32, 32))
+    conv = Conv2d(16, 16, 3, padding=1, rng=rng).double()
+    g_conv = rng.normal(size=(2, 16, 32, 32))
+    small = rng.normal(size=(2, 8, 16, 16))
+    transposed = ConvTranspose2d(8, 8, 4, stride=2, padding=1, rng=rng).double()
+    g_transposed = rng.normal(size=(2, 8, 32, 32))
+    pool_input = rng.permutation(x.size).reshape(x.shape) / x.size
+    bn = BatchNorm2d(32).double()
+    activations = rng.normal(size=(8, 32, 64, 64))      # batch norm's chunked passes pay off on large ones
+    up = Upsample(scale_factor=2, mode="bilinear")
+    grads = list(rng.normal(size=(10, 1000, 1000)))
+    start = rng.normal(size=(1000, 1000))
+
+    def conv_fast():
+        y = conv.forward(x)
+        conv.zero_grad()
+        return y, conv.backward(g_conv), conv.weight.grad
+
+    def conv_ref():
+        y = ref.conv2d(x, conv.weight.data, conv.bias.data, (1, 1), (1, 1))
+        dx, dw, _ = ref.conv2d_backward(x, conv.weight.data, g_conv, (1, 1), (1, 1))
+        return y, dx, dw
+
+    def transposed_fast():
+        y = transposed.forward(small)
+        transposed.zero_grad()
+        return y, transposed.backward(g_transposed), transposed.weight.grad
+
+    def transposed_ref():
+        y = ref.conv_transpose2d(small, transposed.weight.data, transposed.bias.data, (2, 2), (1, 1))
+        dx, dw, _ = ref.conv_transpose2d_backward(small, transposed.weight.data, g_transposed, (2, 2), (1, 1))
+        return y, dx, dw
+
+    def pool_fast():
+        layer = MaxPool2d(2)
+        y = layer.forward(pool_input)
+        return y, layer.backward(np.ones_like(y))
+
+    def pool_ref():
+        y, where = ref.max_pool2d(pool_input)
+        return y, ref.max_pool2d_backward(x.shape, where, np.ones_like(y))
+
+    def bn_fast():
+        y = bn.forward(activations)
+        bn.zero_grad()
+        return y, bn.backward(activations)
+
+    def bn_ref():
+        y, stages = ref.batch_norm(activations, bn.weight.data, bn.bias.data, bn.eps)
+        return y, ref.batch_norm_backward(activations, stages)[0]
+
+    def up_fast():
+        y = up.forward(x)
+        return y, up.backward(np.ones_like(y))
+
+    def up_ref():
+        y = ref.upsample(x, (64, 64), (2, 2), "bilinear")
+        return y, ref.upsample_backward(x.shape, np.ones_like(y), (2, 2), "bilinear")
+
+    def adam_fast():
+        from .module import Parameter
+        from .optim import Adam
+
+        param = Parameter(start.copy())
+        optimizer = Adam([param], lr=0.01)
+        for g in grads:
+            param.grad = g
+            optimizer.step()
+        return (param.data,)
+
+    def adam_ref():
+        return (ref.adam(start, grads, lr=0.01),)
+
+    return [("Conv2d 16->16 3x3, 32x32 (fwd+bwd)", conv_fast, conv_ref),
+            ("ConvTranspose2d 8->8 4x4 s2 (fwd+bwd)", transposed_fast, transposed_ref),
+            ("MaxPool2d 2x2 (fwd+bwd)", pool_fast, pool_ref),
+            ("BatchNorm2d train, 8x32x64x64 (fwd+bwd)", bn_fast, bn_ref),
+            ("Upsample bilinear x2 (fwd+bwd)", up_fast, up_ref),
+            ("Adam, 10 steps of a 1000x1000 weight", adam_fast, adam_ref)]
+
+
+def compare_reference() -> int:
+    """Print each fast layer against its textbook version: largest difference, both timings."""
+    print(f"{'layer':<40} {'max |fast - ref|':>16} {'fast ms':>9} {'reference ms':>13} {'speed-up':>9}")
+    worst = 0.0
+    for name, fast, slow in reference_comparisons():
+        difference = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(fast(), slow()))
+        worst = max(worst, difference)
+        fast_s, slow_s = _best_time(fast), _best_time(slow, repeats=1)
+        print(f"{name:<40} {difference:16.1e} {fast_s * 1e3:9.2f} {slow_s * 1e3:13.1f} {slow_s / fast_s:8.0f}x")
+    print("\nfloat64; the references are in nnscratch/reference.py (loops from the definitions)")
+    return 0 if worst < 1e-9 else 1
 
 
 class _CallableModule(types.ModuleType):

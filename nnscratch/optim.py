@@ -144,6 +144,9 @@ class Adam(Optimizer):
         m = m + (1 - beta1) (g - m)
         v = beta2 v + (1 - beta2) g²
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    Textbook version: ``nnscratch.reference.adam`` (the paper's Algorithm 1);
+    proven equal in the tests.
     """
 
     hyperparameter_names = ("betas", "eps", "weight_decay")

@@ -317,6 +317,9 @@ class Conv2d(Module):
     matrix and ``cols`` the im2col matrix of the input:
 
         dW = cols^T g        db = sum_rows g        dx = col2im(g W^T)
+
+    Textbook version: ``nnscratch.reference.conv2d`` and ``nnscratch.reference.conv2d_backward``;
+    proven equal in the tests.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -420,6 +423,9 @@ class ConvTranspose2d(Module):
     has shape ``(C_in, C_out, kh, kw)`` as in PyTorch.  Forward scatters each
     input pixel times the kernel onto the output (col2im of ``x W``);
     backward gathers: ``dx = im2col(g) W^T``, ``dW = x^T im2col(g)``.
+
+    Textbook version: ``nnscratch.reference.conv_transpose2d`` and ``nnscratch.reference.conv_transpose2d_backward``;
+    proven equal in the tests.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,

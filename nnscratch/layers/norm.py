@@ -21,6 +21,9 @@ class BatchNorm2d(Module):
     gradient per channel over the ``M = N*H*W`` values:
 
         dx = weight / sqrt(var + eps) * (g - mean(g) - x̂ mean(g x̂))
+
+    Textbook version: ``nnscratch.reference.batch_norm`` and ``nnscratch.reference.batch_norm_backward`` (the staged graph);
+    proven equal in the tests.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,

@@ -115,6 +115,9 @@ class Upsample(Module):
 
     Along one axis ``y = A x`` with a sparse ``(out, in)`` matrix ``A``; the
     backward pass is ``dx = A^T dy``, applied to both axes.
+
+    Textbook version: ``nnscratch.reference.upsample`` and ``nnscratch.reference.upsample_backward``;
+    proven equal in the tests.
     """
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool = False):
@@ -244,6 +247,9 @@ class MaxPool2d(_Pool2d):
 
     Backward sends each output gradient to the position of its window's
     maximum (the first one on ties, NaN counting as the maximum, as PyTorch).
+
+    Textbook version: ``nnscratch.reference.max_pool2d`` and ``nnscratch.reference.max_pool2d_backward``;
+    proven equal in the tests.
     """
 
     pad_value = -math.inf
@@ -280,6 +286,9 @@ class AvgPool2d(_Pool2d):
     With ``count_include_pad=True`` (PyTorch's default) every window divides
     by ``kh * kw``; otherwise by the number of real (unpadded) pixels in it.
     Backward spreads ``dy / count`` evenly over the window.
+
+    Textbook version: ``nnscratch.reference.avg_pool2d`` and ``nnscratch.reference.avg_pool2d_backward``;
+    proven equal in the tests.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):

@@ -62,3 +62,12 @@ def test_gradcheck_is_callable_whether_the_module_or_the_function_was_imported_f
                       "print(max(gradcheck(ReLU(), np.array([[0.5, -0.5]])).values()) < 1e-7)"])
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
+
+
+def test_compare_reference_prints_every_fast_layer_against_its_textbook_version(capsys):
+    assert main(["--compare-reference"]) == 0
+    out = capsys.readouterr().out
+    for name in ("Conv2d", "ConvTranspose2d", "MaxPool2d", "BatchNorm2d", "Upsample", "Adam"):
+        assert name in out
+    differences = [float(line.split()[-4]) for line in out.splitlines()[1:] if line.endswith("x")]
+    assert len(differences) == 6 and max(differences) < 1e-9
