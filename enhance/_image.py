@@ -138,13 +138,15 @@ TAKE_CHUNK = 1 << 18
 
 def lookup(table, image):
     """``table[image]``: an integer image through a host table with an entry per level
-    (the one-channel case of :func:`lookup_channels`, two pixels at a time for uint8)."""
+    (the one-channel case of :func:`lookup_channels`, two pixels at a time for uint8).
+    Textbook version: :func:`enhance.reference.lookup`."""
     return lookup_channels(np.asarray(table)[None], image[..., None])[..., 0]
 
 
 def histogram(levels, bins: int):
     """Counts of each level of an integer image (int64, ``bins`` long), as ``bincount`` gives them
-    (the one-channel case of :func:`channel_histograms`, two pixels at a time for uint8)."""
+    (the one-channel case of :func:`channel_histograms`, two pixels at a time for uint8).
+    Textbook version: :func:`enhance.reference.histogram`."""
     return channel_histograms(levels[..., None], bins)[0]
 
 

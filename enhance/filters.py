@@ -228,6 +228,7 @@ def gaussian_blur(image, sigma: float):
     uint8 and uint16 follow OpenCV's fixed-point path (taps with 8 or 16
     fractional bits, exact integer sums, rounding half up) and are bit-exact;
     floats are convolved in their own precision (within 1e-6 of OpenCV).
+    Textbook version: :func:`enhance.reference.gaussian_blur` (a direct separable sum; tested equal).
     """
 
     check_image(image, "gaussian_blur")
