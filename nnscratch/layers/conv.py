@@ -303,6 +303,17 @@ def rows_to_nchw(rows, n: int, h: int, w: int):
     return rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2)
 
 
+def _set_geometry(layer, in_channels, out_channels, kernel_size, stride, padding, dilation) -> None:
+    """Check and store the arguments Conv2d and ConvTranspose2d share."""
+    layer.in_channels, layer.out_channels = int(in_channels), int(out_channels)
+    if layer.in_channels < 1 or layer.out_channels < 1:
+        raise ValueError(f"channel counts must be >= 1, got {in_channels} and {out_channels}")
+    layer.kernel_size = pair(kernel_size, "kernel_size", 1)
+    layer.stride = pair(stride, "stride", 1)
+    layer.padding = pair(padding, "padding", 0)
+    layer.dilation = pair(dilation, "dilation", 1)
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation, as in every deep-learning library).
 
@@ -325,15 +336,9 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE, input_grad: bool = True):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"channel counts must be >= 1, got {in_channels} and {out_channels}")
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = pair(padding, "padding", 0)
-        self.dilation = pair(dilation, "dilation", 1)
+        _set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation)
         self.input_grad = bool(input_grad)
-        self.shifted_path = True     # False: always im2col (the tests compare the two)
+        self._shifted_path = True     # False: always im2col (the tests compare the two)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(kaiming_uniform(shape, rng=rng, dtype=dtype))
         self.bias = Parameter(zeros(self.out_channels, dtype=dtype)) if bias else None
@@ -376,7 +381,7 @@ class Conv2d(Module):
 
     def _shifted(self) -> bool:
         """Whether this layer takes the shifted-product path (stride 1, few outputs per pixel)."""
-        return (self.stride == (1, 1) and self.shifted_path
+        return (self.stride == (1, 1) and self._shifted_path
                 and self.out_channels * self.kernel_size[0] * self.kernel_size[1] <= SHIFTED_MAX_OUTPUTS)
 
     def backward(self, grad_output):
@@ -431,14 +436,8 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, dilation=1, bias: bool = True, rng=None, dtype=DEFAULT_DTYPE):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"channel counts must be >= 1, got {in_channels} and {out_channels}")
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = pair(padding, "padding", 0)
+        _set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation)
         self.output_padding = pair(output_padding, "output_padding", 0)
-        self.dilation = pair(dilation, "dilation", 1)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"output_padding must be smaller than stride or dilation, got {self.output_padding}")

@@ -137,7 +137,7 @@ class Upsample(Module):
             self.scale_factor = None
         self.mode = mode
         self.align_corners = bool(align_corners) if mode == "bilinear" else False
-        self.fast_path = True      # False: always the general plan (the tests compare the two)
+        self._fast_path = True     # False: always the general plan (the tests compare the two)
         self._cache = None
 
     def extra_repr(self) -> str:
@@ -151,7 +151,7 @@ class Upsample(Module):
 
     def _doubles(self, height: int, width: int) -> bool:
         """Bilinear (align_corners=False) to exactly twice the size: the fixed-weight fast path."""
-        return (self.mode == "bilinear" and not self.align_corners and self.fast_path
+        return (self.mode == "bilinear" and not self.align_corners and self._fast_path
                 and self.output_size(height, width) == (2 * height, 2 * width))
 
     def _plans(self, height, width):

@@ -154,7 +154,7 @@ def test_shifted_product_path_equals_im2col(c_in, c_out, kernel, padding, dilati
     for shifted in (True, False):
         layer = Conv2d(c_in, c_out, kernel, padding=padding, dilation=dilation, rng=np.random.default_rng(1),
                        dtype=np.float64, input_grad=input_grad)
-        layer.shifted_path = shifted
+        layer._shifted_path = shifted
         layers.append(layer)
     assert layers[0]._shifted() and not layers[1]._shifted()
     outputs = [layer.forward(x) for layer in layers]
