@@ -8,7 +8,7 @@
 * Unsharp mask: ``y = x + amount · (x - blur(x))`` — add back the detail the blur removed.
 * Exposure fusion (Mertens): weigh each photo of a bracket, pixel by pixel, by how well exposed
   it is, ``exp(-(v - 0.5)² / (2 · 0.2²))``, and blend (here directly; Mertens blends in a
-  Laplacian pyramid so that the weights leave no seams: ``enhance.exposure.merge_mertens``).
+  Laplacian pyramid so that the weights leave no seams: ``enhance.hdr_merge.merge_mertens``).
 
 Run:  python course/06_enhancement_maths.py [--out FOLDER]
 

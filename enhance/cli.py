@@ -224,7 +224,7 @@ def _parse_time(text: str) -> float:
 
 
 def run_hdr_merge(argv) -> int:
-    from . import exposure
+    from . import hdr_merge
     from .io import exposure_time
 
     parser = argparse.ArgumentParser(prog="enhance hdr-merge",
@@ -275,17 +275,17 @@ def run_hdr_merge(argv) -> int:
             raise UsageError(f"{missing} has no EXIF exposure time: give --times")
     try:
         if args.method == "mertens":
-            exposure.check_bracket(images, times)
-            result = np.clip(exposure.merge_mertens(images), 0, 1)
+            hdr_merge.check_bracket(images, times)
+            result = np.clip(hdr_merge.merge_mertens(images), 0, 1)
             radiance = None
         else:
-            calibrate = exposure.calibrate_debevec if args.method == "debevec" else exposure.calibrate_robertson
-            merge = exposure.merge_debevec if args.method == "debevec" else exposure.merge_robertson
+            calibrate = hdr_merge.calibrate_debevec if args.method == "debevec" else hdr_merge.calibrate_robertson
+            merge = hdr_merge.merge_debevec if args.method == "debevec" else hdr_merge.merge_robertson
             response = calibrate(images, times)
             radiance = merge(images, times, response)
             colour = radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, axis=2)
-            mapper = {"reinhard": exposure.tonemap_reinhard, "drago": exposure.tonemap_drago,
-                      "mantiuk": exposure.tonemap_mantiuk, "linear": exposure.tonemap}[args.tonemap]
+            mapper = {"reinhard": hdr_merge.tonemap_reinhard, "drago": hdr_merge.tonemap_drago,
+                      "mantiuk": hdr_merge.tonemap_mantiuk, "linear": hdr_merge.tonemap}[args.tonemap]
             result = mapper(colour, args.gamma)
             if radiance.ndim == 2:
                 result = result[..., 0]

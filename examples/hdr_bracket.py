@@ -17,7 +17,7 @@ from matplotlib import cbook
 from matplotlib.figure import Figure
 from PIL import Image
 
-from enhance import exposure
+from enhance import hdr_merge
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hdr_bracket.png"),
@@ -37,15 +37,15 @@ def camera(radiance, time):
 
 
 bracket = [camera(scene, t) for t in times]
-debevec = exposure.calibrate_debevec(bracket, times)
-robertson = exposure.calibrate_robertson(bracket, times)
-radiance = exposure.merge_debevec(bracket, times, debevec)
+debevec = hdr_merge.calibrate_debevec(bracket, times)
+robertson = hdr_merge.calibrate_robertson(bracket, times)
+radiance = hdr_merge.merge_debevec(bracket, times, debevec)
 correlation = np.corrcoef(np.log(radiance.ravel()), np.log(scene.ravel()))[0, 1]
 print(f"merged radiance vs true scene: correlation of logs {correlation:.4f}")
 
-results = [("Reinhard", exposure.tonemap_reinhard(radiance, gamma=2.2)),
-           ("Drago", exposure.tonemap_drago(radiance, gamma=2.2)),
-           ("Mertens fusion", np.clip(exposure.merge_mertens(bracket), 0, 1))]
+results = [("Reinhard", hdr_merge.tonemap_reinhard(radiance, gamma=2.2)),
+           ("Drago", hdr_merge.tonemap_drago(radiance, gamma=2.2)),
+           ("Mertens fusion", np.clip(hdr_merge.merge_mertens(bracket), 0, 1))]
 figure = Figure(figsize=(16, 7.5), dpi=80)
 for index, (image, time) in enumerate(zip(bracket, times)):
     axes = figure.add_subplot(2, 4, index + 1)

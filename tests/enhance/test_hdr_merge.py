@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from enhance import exposure
+from enhance import hdr_merge
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV is the reference")
 TIMES = np.array([1 / 30, 1 / 8, 1 / 2, 2.0], dtype=np.float32)
@@ -39,14 +39,14 @@ def relative(a, b):
 
 
 def test_merge_debevec_matches_opencv_with_and_without_a_response(bracket, opencv_response):
-    assert relative(exposure.merge_debevec(bracket, TIMES), cv2.createMergeDebevec().process(bracket, TIMES.copy())) <= 1e-5
+    assert relative(hdr_merge.merge_debevec(bracket, TIMES), cv2.createMergeDebevec().process(bracket, TIMES.copy())) <= 1e-5
     response = opencv_response
-    ours = exposure.merge_debevec(bracket, TIMES, response[:, 0, :])
+    ours = hdr_merge.merge_debevec(bracket, TIMES, response[:, 0, :])
     assert relative(ours, cv2.createMergeDebevec().process(bracket, TIMES.copy(), response)) <= 1e-5
 
 
 def test_calibrate_debevec_matches_opencv_up_to_its_scale_and_recovers_the_camera(bracket, opencv_response):
-    ours = exposure.calibrate_debevec(bracket, TIMES)
+    ours = hdr_merge.calibrate_debevec(bracket, TIMES)
     theirs = opencv_response[:, 0, :]
     # OpenCV solves in float32 and misses its own g(128) = 0 row by 0.36 %: compare shapes.
     assert ours[128, 0] == pytest.approx(1.0, abs=1e-6)
@@ -61,9 +61,9 @@ def test_calibrate_debevec_matches_opencv_up_to_its_scale_and_recovers_the_camer
 
 
 def test_robertson_matches_opencv(bracket):
-    ours = exposure.merge_robertson(bracket, TIMES)
+    ours = hdr_merge.merge_robertson(bracket, TIMES)
     assert relative(ours, cv2.createMergeRobertson().process(bracket, TIMES.copy())) <= 1e-5
-    response = exposure.calibrate_robertson(bracket, TIMES)
+    response = hdr_merge.calibrate_robertson(bracket, TIMES)
     theirs = cv2.createCalibrateRobertson().process(bracket, TIMES.copy())[:, 0, :]
     seen = np.isfinite(theirs)  # OpenCV leaves NaN at levels that never occur; we interpolate
     assert not np.isnan(response).any()
@@ -71,14 +71,14 @@ def test_robertson_matches_opencv(bracket):
 
 
 def test_merged_radiance_correlates_with_the_true_scene(bracket, scene):
-    radiance = exposure.merge_debevec(bracket, TIMES, exposure.calibrate_debevec(bracket, TIMES))
+    radiance = hdr_merge.merge_debevec(bracket, TIMES, hdr_merge.calibrate_debevec(bracket, TIMES))
     correlation = np.corrcoef(np.log(radiance.ravel()), np.log(scene.ravel()))[0, 1]
     assert correlation > 0.99, correlation
 
 
 @pytest.mark.parametrize("weights", [(1, 1, 0), (1, 1, 1), (0.5, 2, 1)])
 def test_merge_mertens_matches_opencv(bracket, weights):
-    ours = exposure.merge_mertens(bracket, *weights)
+    ours = hdr_merge.merge_mertens(bracket, *weights)
     theirs = cv2.createMergeMertens(*weights).process(bracket)
     assert np.abs(ours - theirs).max() <= 5e-5
     to_uint8 = lambda x: np.clip(x * 255, 0, 255).astype(int)  # noqa: E731
@@ -86,33 +86,33 @@ def test_merge_mertens_matches_opencv(bracket, weights):
 
 
 def test_tonemaps_match_opencv_and_never_give_nan(bracket):
-    radiance = exposure.merge_debevec(bracket, TIMES)
-    pairs = [(exposure.tonemap(radiance, 1.0), cv2.createTonemap(1.0)),
-             (exposure.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
-             (exposure.tonemap_drago(radiance), cv2.createTonemapDrago()),
-             (exposure.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk()),
-             (exposure.tonemap_mantiuk(radiance, 2.2, 0.85, 1.2), cv2.createTonemapMantiuk(2.2, 0.85, 1.2))]
+    radiance = hdr_merge.merge_debevec(bracket, TIMES)
+    pairs = [(hdr_merge.tonemap(radiance, 1.0), cv2.createTonemap(1.0)),
+             (hdr_merge.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
+             (hdr_merge.tonemap_drago(radiance), cv2.createTonemapDrago()),
+             (hdr_merge.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk()),
+             (hdr_merge.tonemap_mantiuk(radiance, 2.2, 0.85, 1.2), cv2.createTonemapMantiuk(2.2, 0.85, 1.2))]
     for ours, theirs in pairs:
         assert np.abs(ours - theirs.process(radiance.copy())).max() <= 1e-4
     for gamma in (0.5, 2.2):
-        for mapped in (exposure.tonemap(radiance, gamma), exposure.tonemap_reinhard(radiance, gamma),
-                       exposure.tonemap_drago(radiance, gamma), exposure.tonemap_mantiuk(radiance, gamma)):
+        for mapped in (hdr_merge.tonemap(radiance, gamma), hdr_merge.tonemap_reinhard(radiance, gamma),
+                       hdr_merge.tonemap_drago(radiance, gamma), hdr_merge.tonemap_mantiuk(radiance, gamma)):
             assert np.isfinite(mapped).all() and mapped.min() >= 0 and mapped.max() <= 1
 
 
 def test_bad_brackets_are_clear_errors(bracket):
     with pytest.raises(ValueError, match="at least two"):
-        exposure.merge_mertens(bracket[:1])
+        hdr_merge.merge_mertens(bracket[:1])
     with pytest.raises(ValueError, match="one exposure time per image"):
-        exposure.merge_debevec(bracket, TIMES[:3])
+        hdr_merge.merge_debevec(bracket, TIMES[:3])
     with pytest.raises(ValueError, match="positive"):
-        exposure.merge_debevec(bracket, [1, 2, -1, 4])
+        hdr_merge.merge_debevec(bracket, [1, 2, -1, 4])
     with pytest.raises(ValueError, match="share one shape"):
-        exposure.merge_mertens([bracket[0], bracket[1][:-1]])
+        hdr_merge.merge_mertens([bracket[0], bracket[1][:-1]])
     with pytest.raises(TypeError, match="uint8"):
-        exposure.merge_mertens([b.astype(np.float32) for b in bracket])
+        hdr_merge.merge_mertens([b.astype(np.float32) for b in bracket])
     shuffled = [bracket[i] for i in (2, 0, 3, 1)]
-    np.testing.assert_allclose(exposure.merge_debevec(shuffled, TIMES[[2, 0, 3, 1]]), exposure.merge_debevec(bracket, TIMES),
+    np.testing.assert_allclose(hdr_merge.merge_debevec(shuffled, TIMES[[2, 0, 3, 1]]), hdr_merge.merge_debevec(bracket, TIMES),
                                rtol=1e-5)  # order only changes float32 rounding
 
 
@@ -164,19 +164,19 @@ def red_and_blue_halves(value=0.6):
 
 
 def test_luminance_weighs_red_0299_and_blue_0114():
-    gray = exposure._gray(red_and_blue_halves())
+    gray = hdr_merge._gray(red_and_blue_halves())
     np.testing.assert_allclose(gray[0, 0], 0.299 * 0.6 + (0.587 + 0.114) * 0.05, rtol=1e-6)
     np.testing.assert_allclose(gray[0, 7], 0.114 * 0.6 + (0.299 + 0.587) * 0.05, rtol=1e-6)
     # through the tone maps: pure red and pure blue of equal value do not map alike, and red,
     # the brighter to the eye, keeps more of its value under Drago's compression
-    for tonemap in (exposure.tonemap_reinhard, exposure.tonemap_drago, exposure.tonemap_mantiuk):
+    for tonemap in (hdr_merge.tonemap_reinhard, hdr_merge.tonemap_drago, hdr_merge.tonemap_mantiuk):
         mapped = tonemap(red_and_blue_halves())
         assert abs(mapped[0, 0, 0] - mapped[0, 7, 2]) > 1e-3, tonemap.__name__
 
 
 def test_opencv_photo_module_reads_channel_0_as_red():
     rgb = red_and_blue_halves()
-    ours = exposure.tonemap_drago(rgb)
+    ours = hdr_merge.tonemap_drago(rgb)
     as_given = cv2.createTonemapDrago().process(rgb.copy())
     as_bgr = cv2.createTonemapDrago().process(rgb[..., ::-1].copy())[..., ::-1]
     assert np.abs(ours - as_given).max() <= 1e-5          # OpenCV's gray on the array as it stands
@@ -199,20 +199,20 @@ def test_fusion_and_tone_maps_match_opencv_on_photographs(photo_brackets):
     # normalisation divides numbers near the 1e-12 floor and last-bit differences in the gray
     # grow to 1e-3 there (still at most one 8-bit level); elsewhere the match is 5e-7.
     for bracket, float_tolerance in zip(photo_brackets, (5e-5, 5e-5, 2e-3)):
-        ours = exposure.merge_mertens(bracket, 1, 1, 1)
+        ours = hdr_merge.merge_mertens(bracket, 1, 1, 1)
         theirs = cv2.createMergeMertens(1, 1, 1).process(bracket)
         assert np.abs(ours - theirs).max() <= float_tolerance
         to_uint8 = lambda x: np.clip(x * 255, 0, 255).astype(int)  # noqa: E731
         assert np.abs(to_uint8(ours) - to_uint8(theirs)).max() <= 1
-        radiance = exposure.merge_debevec(bracket, TIMES)
-        for mine, theirs in ((exposure.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
-                             (exposure.tonemap_drago(radiance), cv2.createTonemapDrago()),
-                             (exposure.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk())):
+        radiance = hdr_merge.merge_debevec(bracket, TIMES)
+        for mine, theirs in ((hdr_merge.tonemap_reinhard(radiance), cv2.createTonemapReinhard()),
+                             (hdr_merge.tonemap_drago(radiance), cv2.createTonemapDrago()),
+                             (hdr_merge.tonemap_mantiuk(radiance), cv2.createTonemapMantiuk())):
             assert np.abs(mine - theirs.process(radiance.copy())).max() <= 1e-4
 
 
 def test_swapping_red_and_blue_swaps_them_in_radiance_merges(photo_brackets):
     bracket = photo_brackets[0]
     swapped = [image[..., ::-1].copy() for image in bracket]
-    for merge in (lambda b: exposure.merge_debevec(b, TIMES), lambda b: exposure.merge_robertson(b, TIMES)):
+    for merge in (lambda b: hdr_merge.merge_debevec(b, TIMES), lambda b: hdr_merge.merge_robertson(b, TIMES)):
         np.testing.assert_allclose(merge(swapped), merge(bracket)[..., ::-1], rtol=1e-5)

@@ -17,7 +17,7 @@ everywhere in this library.  Where a gray is needed (fusion contrast, tone
 mapping) it is Rec. 601 luma, 0.299 R + 0.587 G + 0.114 B.  OpenCV's photo
 module computes the same expression on channels 0, 1, 2 — it reads channel 0
 as red although its own images are BGR — so the reference tests give OpenCV
-the RGB array as it stands (tests/enhance/test_exposure.py shows both facts).
+the RGB array as it stands (tests/enhance/test_hdr_merge.py shows both facts).
 """
 from __future__ import annotations
 
