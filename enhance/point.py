@@ -40,7 +40,7 @@ def blend(degenerate, image, factor: float):
     with Pillow on uint8).  As the result depends only on the pair of input
     levels, integer images go through a table of every pair: one look-up per
     pixel instead of the float arithmetic.  Floats: the formula in the image's
-    precision, clipped to [0, 1].
+    precision, clipped to [0, 1].  Textbook version: :func:`enhance.reference.blend`.
     """
     if image.dtype.kind != "u":
         return saturate(degenerate + factor * (image - degenerate), image.dtype)

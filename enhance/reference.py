@@ -65,3 +65,76 @@ def gaussian_blur(image, sigma: float):
     else:
         result = np.clip(both, 0, 1).astype(image.dtype)
     return result[..., 0] if squeeze else result
+
+
+def blend(degenerate, image, factor: float):
+    """Pillow's ``Image.blend``, pixel by pixel: ``degenerate + factor · (image - degenerate)`` in float32,
+    clipped, and truncated for integer images (fast: :func:`enhance.point.blend`, a table of pairs)."""
+    image = np.asarray(image)
+    low = np.broadcast_to(np.asarray(degenerate), image.shape)
+    out = np.empty(image.shape, dtype=image.dtype)
+    top = np.iinfo(image.dtype).max if image.dtype.kind == "u" else 1.0
+    for index in np.ndindex(image.shape):
+        if image.dtype.kind == "u":
+            value = np.float32(low[index]) + np.float32(factor) * (np.float32(image[index]) - np.float32(low[index]))
+            out[index] = int(min(max(value, 0), top))            # C's cast truncates
+        else:
+            out[index] = min(max(low[index] + factor * (image[index] - low[index]), 0.0), 1.0)
+    return out
+
+
+def clahe(gray, clip_limit: float = 2.0, tiles=(8, 8)):
+    """Contrast-limited adaptive histogram equalization of a uint8 or uint16 gray image, as OpenCV
+    defines it, written tile by tile and pixel by pixel (fast: :func:`enhance.clahe`).
+
+    1. Pad (reflect-101) to whole tiles when the size does not divide.
+    2. Per tile: the histogram; bins above ``limit = max(int(clip_limit · area / bins), 1)`` are cut
+       to it, the excess spread evenly over all bins and its remainder one by one at a regular step.
+    3. Per tile: the table ``cumulative histogram · (bins - 1) / area``, rounded.
+    4. Per pixel: the tables of the four nearest tile centres, blended bilinearly in float32.
+    """
+    gray = np.asarray(gray)
+    bins = 256 if gray.dtype == np.uint8 else 65536
+    tiles_x, tiles_y = tiles
+    height, width = gray.shape
+    padded = gray
+    if height % tiles_y or width % tiles_x:
+        padded = np.pad(gray, ((0, tiles_y - height % tiles_y), (0, tiles_x - width % tiles_x)), mode="reflect")
+    tile_h, tile_w = padded.shape[0] // tiles_y, padded.shape[1] // tiles_x
+    area = tile_h * tile_w
+    tables = {}
+    for ty in range(tiles_y):
+        for tx in range(tiles_x):
+            counts = histogram(padded[ty * tile_h:(ty + 1) * tile_h, tx * tile_w:(tx + 1) * tile_w], bins)
+            if clip_limit > 0:
+                limit = max(int(clip_limit * area / bins), 1)
+                excess = int(np.maximum(counts - limit, 0).sum())
+                counts = np.minimum(counts, limit) + excess // bins
+                residual = excess % bins
+                step = max(bins // max(residual, 1), 1)
+                for i in range(0, bins, step):
+                    if residual == 0:
+                        break
+                    counts[i] += 1
+                    residual -= 1
+            scale = np.float32(bins - 1) / np.float32(area)
+            table = np.rint(np.cumsum(counts).astype(np.float32) * scale)
+            tables[ty, tx] = np.clip(table, 0, bins - 1).astype(np.float32)
+    out = np.empty_like(gray)
+    one = np.float32(1)
+    for y in range(height):
+        fy = np.float32(y) * (one / np.float32(tile_h)) - np.float32(0.5)
+        y1 = int(np.floor(fy))
+        wy = np.float32(fy - np.float32(y1))
+        y1, y2 = max(y1, 0), min(y1 + 1, tiles_y - 1)
+        for x in range(width):
+            fx = np.float32(x) * (one / np.float32(tile_w)) - np.float32(0.5)
+            x1 = int(np.floor(fx))
+            wx = np.float32(fx - np.float32(x1))
+            x1, x2 = max(x1, 0), min(x1 + 1, tiles_x - 1)
+            v = gray[y, x]
+            upper = tables[y1, x1][v] * (one - wx) + tables[y1, x2][v] * wx
+            lower = tables[y2, x1][v] * (one - wx) + tables[y2, x2][v] * wx
+            value = np.float32(upper * (one - wy)) + np.float32(lower * wy)
+            out[y, x] = min(max(int(np.rint(value)), 0), bins - 1)
+    return out

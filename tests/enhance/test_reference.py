@@ -33,3 +33,31 @@ def test_gaussian_blur_reference_agrees_with_opencv():
     cv2 = pytest.importorskip("cv2", reason="OpenCV is the reference")
     photo = synthetic_photo(41, 67)
     np.testing.assert_array_equal(ref.gaussian_blur(photo, 2.0), cv2.GaussianBlur(photo, (0, 0), 2.0))
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.5, 1.7, -0.3])
+def test_blend_equals_the_per_pixel_formula(factor):
+    from enhance.point import blend
+
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (13, 17, 3)).astype(np.uint8)
+    degenerate = rng.integers(0, 256, (13, 17, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(blend(degenerate, image, factor), ref.blend(degenerate, image, factor))
+    np.testing.assert_array_equal(blend(np.uint8(77), image, factor), ref.blend(np.uint8(77), image, factor))
+    floats = image / 255.0
+    np.testing.assert_allclose(blend(degenerate / 255.0, floats, factor), ref.blend(degenerate / 255.0, floats, factor),
+                               rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("clip_limit, tiles, size", [(2.0, (8, 8), (48, 64)), (4.0, (3, 5), (37, 51)),
+                                                     (0.0, (2, 2), (30, 40)), (40.0, (4, 4), (32, 32))])
+def test_clahe_equals_the_tile_by_tile_definition(clip_limit, tiles, size):
+    gray = synthetic_photo(*size)[..., 1]
+    np.testing.assert_array_equal(enhance.clahe(gray, clip_limit, tiles), ref.clahe(gray, clip_limit, tiles))
+
+
+def test_clahe_reference_agrees_with_opencv():
+    cv2 = pytest.importorskip("cv2", reason="OpenCV is the reference")
+    gray = synthetic_photo(37, 51)[..., 1]
+    expected = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(3, 5)).apply(gray)
+    np.testing.assert_array_equal(ref.clahe(gray, 3.0, (3, 5)), expected)
