@@ -12,7 +12,8 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import check_image, check_number, histogram, is_colour, join_alpha, lookup, saturate, split_alpha
+from ._image import check_image, check_number, is_colour, join_alpha, saturate, split_alpha
+from ._tables import histogram, lookup
 
 
 def _bins(dtype) -> int:

@@ -16,8 +16,9 @@ import numpy as np
 
 from nnscratch.backend import asnumpy, get_array_module
 
-from ._image import (CHUNK, FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, channel_histograms, check_image, check_number, is_colour,
-                     join_alpha, lookup, lookup_channels, max_value, pillow_luma, saturate, split_alpha)
+from ._image import (FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, check_image, check_number, is_colour, join_alpha, max_value,
+                     pillow_luma, saturate, split_alpha)
+from ._tables import CHUNK, channel_histograms, lookup, lookup_channels
 
 
 def fma32(values, scale: float, offset):

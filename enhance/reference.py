@@ -14,17 +14,17 @@ from .filters import fixed_point_kernel, gaussian_kernel, kernel_size
 
 def lookup(table, image):
     """Each pixel through a table with one entry per level: ``table[image]``
-    (fast: :func:`enhance._image.lookup` and ``lookup_channels``)."""
+    (fast: :func:`enhance._tables.lookup` and ``lookup_channels``)."""
     return np.asarray(table)[image]
 
 
 def histogram(levels, bins: int):
-    """How many pixels have each level: ``np.bincount`` (fast: :func:`enhance._image.histogram`)."""
+    """How many pixels have each level: ``np.bincount`` (fast: :func:`enhance._tables.histogram`)."""
     return np.bincount(np.asarray(levels).reshape(-1), minlength=bins)[:bins].astype(np.int64)
 
 
 def channel_histograms(image, bins: int):
-    """One histogram per channel of an ``(H, W, C)`` image (fast: ``enhance._image.channel_histograms``)."""
+    """One histogram per channel of an ``(H, W, C)`` image (fast: ``enhance._tables.channel_histograms``)."""
     return np.stack([histogram(image[..., c], bins) for c in range(image.shape[-1])])
 
 

@@ -1,4 +1,4 @@
-"""The shared fast paths of enhance/_image.py against the plain numpy they replace.
+"""The shared fast paths of enhance/_image.py and enhance/_tables.py against the plain numpy they replace.
 
 Table look-ups and histograms go two bytes at a time (byte pairs, with a kind of pair per
 channel pattern) and in chunks; any size, channel count, odd tail or non-contiguous input must
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enhance import _image
+from enhance import _image, _tables
 
 
 @st.composite
@@ -29,7 +29,7 @@ def integer_images(draw, dtypes=(np.uint8, np.uint16)):
 def test_lookup_equals_fancy_indexing(image, seed):
     levels = np.iinfo(image.dtype).max + 1
     table = np.random.default_rng(seed).integers(0, 256, levels, dtype=np.uint8)
-    np.testing.assert_array_equal(_image.lookup(table, image), table[image])
+    np.testing.assert_array_equal(_tables.lookup(table, image), table[image])
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,17 +39,17 @@ def test_lookup_channels_equals_one_table_per_channel(image, seed):
     levels = np.iinfo(image.dtype).max + 1
     tables = np.random.default_rng(seed).integers(0, 256, (planes.shape[-1], levels), dtype=np.uint8)
     expected = np.stack([tables[c][planes[..., c]] for c in range(planes.shape[-1])], axis=-1)
-    np.testing.assert_array_equal(_image.lookup_channels(tables, planes), expected)
+    np.testing.assert_array_equal(_tables.lookup_channels(tables, planes), expected)
 
 
 @settings(max_examples=60, deadline=None)
 @given(integer_images())
 def test_histograms_equal_bincount(image):
     bins = np.iinfo(image.dtype).max + 1
-    np.testing.assert_array_equal(_image.histogram(image, bins), np.bincount(image.ravel(), minlength=bins))
+    np.testing.assert_array_equal(_tables.histogram(image, bins), np.bincount(image.ravel(), minlength=bins))
     planes = image[..., None] if image.ndim == 2 else image
     expected = np.stack([np.bincount(planes[..., c].ravel(), minlength=bins) for c in range(planes.shape[-1])])
-    np.testing.assert_array_equal(_image.channel_histograms(planes, bins), expected)
+    np.testing.assert_array_equal(_tables.channel_histograms(planes, bins), expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -67,12 +67,12 @@ def test_luma_and_lookups_cross_chunk_boundaries():
     rng = np.random.default_rng(3)
     table = rng.integers(0, 256, 256, dtype=np.uint8)
     tables = rng.integers(0, 256, (3, 256), dtype=np.uint8)
-    for pixels in (_image.CHUNK - 1, _image.CHUNK + 1, _image.TAKE_CHUNK // 3 + 1, _image.TAKE_CHUNK + 5):
+    for pixels in (_tables.CHUNK - 1, _tables.CHUNK + 1, _tables.TAKE_CHUNK // 3 + 1, _tables.TAKE_CHUNK + 5):
         rgb = rng.integers(0, 256, (pixels, 3), dtype=np.uint8)
-        np.testing.assert_array_equal(_image.lookup(table, rgb), table[rgb])
-        np.testing.assert_array_equal(_image.lookup_channels(tables, rgb),
+        np.testing.assert_array_equal(_tables.lookup(table, rgb), table[rgb])
+        np.testing.assert_array_equal(_tables.lookup_channels(tables, rgb),
                                       np.stack([tables[c][rgb[:, c]] for c in range(3)], axis=-1))
-        np.testing.assert_array_equal(_image.channel_histograms(rgb, 256),
+        np.testing.assert_array_equal(_tables.channel_histograms(rgb, 256),
                                       np.stack([np.bincount(rgb[:, c], minlength=256) for c in range(3)]))
         wide = rgb.astype(np.int64)
         luma = (wide[:, 0] * 19595 + wide[:, 1] * 38470 + wide[:, 2] * 7471 + 0x8000) >> 16

@@ -4,7 +4,7 @@ import pytest
 
 import enhance
 from enhance import reference as ref
-from enhance._image import channel_histograms, histogram, lookup
+from enhance._tables import channel_histograms, histogram, lookup
 from tests.conftest import synthetic_photo
 
 
