@@ -5,7 +5,7 @@ import numpy as np
 
 from ..backend import DEFAULT_DTYPE, get_array_module
 from ..module import Module, Parameter, check_grad_output, check_input
-from .conv import nhwc_rows, rows_to_nchw
+from .layout import nhwc_rows, rows_to_nchw
 
 
 class BatchNorm2d(Module):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..module import Module, check_grad_output, check_input
-from .conv import conv_output_size, pad_nhwc, pair, window
+from .layout import conv_output_size, pad_nhwc, pair, window
 
 
 def _interpolation_plan(in_size: int, out_size: int, scale: float | None, mode: str, align_corners: bool):

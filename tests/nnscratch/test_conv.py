@@ -5,7 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nnscratch import Conv2d, ConvTranspose2d
-from nnscratch.layers.conv import col2im, im2col
+from nnscratch.layers.im2col import col2im, im2col
 
 from nnscratch.reference import conv2d as conv2d_loop
 from nnscratch.reference import conv2d_backward as conv2d_loop_backward
