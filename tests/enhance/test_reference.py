@@ -61,3 +61,9 @@ def test_clahe_reference_agrees_with_opencv():
     gray = synthetic_photo(37, 51)[..., 1]
     expected = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(3, 5)).apply(gray)
     np.testing.assert_array_equal(ref.clahe(gray, 3.0, (3, 5)), expected)
+
+
+def test_the_comparison_command_finds_every_fast_path_equal(capsys):
+    assert ref.main() == 0
+    out = capsys.readouterr().out
+    assert out.count(" yes ") == 5 and "NO" not in out
