@@ -26,6 +26,7 @@ import math
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -311,12 +312,20 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         _plot(records, out / "loss.png")
 
     bar = _progress_bar(total, step, progress and lead)
-    window_start, window_images = time.perf_counter(), 0
+    window_start, window_images, window_wait = time.perf_counter(), 0, 0.0
     last_saved = step if checkpoint is not None else None
     stop_at = total if stop_after is None else min(total, step + stop_after)
-    with _StopRequest() as stop:
+    # The next step's crops are cut in a background thread while this step computes (Pillow and
+    # BLAS release the GIL); batches stay a pure function of (seed, step), so nothing changes but time.
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crops")
+    upcoming = prefetch.submit(sampler.batch, step, shares)
+    with _StopRequest() as stop, prefetch:
         while step < stop_at:
-            inputs, targets = sampler.batch(step, shares)
+            waited = time.perf_counter()
+            inputs, targets = upcoming.result()
+            window_wait += time.perf_counter() - waited
+            if step + 1 < stop_at:
+                upcoming = prefetch.submit(sampler.batch, step + 1, shares)
             inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
             optimizer.zero_grad()
             prediction = model.forward(inputs)
@@ -340,12 +349,13 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
             if step % config["log_every"] == 0 or step == stop_at:
                 elapsed = time.perf_counter() - window_start
                 record = {"step": step, "loss": value, "images_per_s": window_images / max(elapsed, 1e-9),
+                          "data_wait": window_wait / max(elapsed, 1e-9),
                           "time": time.time()}
                 records.append(record)
                 if lead:
                     _append_record(metrics_path, record)
                 bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
-                window_start, window_images = time.perf_counter(), 0
+                window_start, window_images, window_wait = time.perf_counter(), 0, 0.0
             if step % config["checkpoint_every"] == 0 or step == stop_at or stop.requested:
                 save_checkpoint()
                 last_saved = step

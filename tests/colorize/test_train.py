@@ -62,13 +62,14 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, t
 
 
 def interrupt_at(monkeypatch, interrupted_step):
-    """Make the batch of ``interrupted_step`` send this process a Ctrl-C (SIGINT); return the original batch."""
+    """Send this process a Ctrl-C (SIGINT) while step ``interrupted_step`` computes: from the thread
+    that meanwhile cuts the next step's crops.  Returns the original batch function."""
     from colorize.data import CropSampler
 
     original = CropSampler.batch
 
     def batch(self, step, slots=None):
-        if step == interrupted_step:
+        if step == interrupted_step + 1:
             os.kill(os.getpid(), signal.SIGINT)
         return original(self, step, slots)
 
@@ -193,3 +194,9 @@ def test_resume_applies_safe_changes_names_the_others_and_init_fine_tunes(photo_
     assert np.abs(tuned["model"][name] - start[name]).max() < 1e-3        # one small step away
     with pytest.raises(ValueError, match="differs from this run's"):
         train(data=photo_folder, out=tmp_path / "other", steps=1, init=run, **{**SMALL, "width": 8})
+
+
+def test_crops_are_cut_while_the_network_runs_and_the_wait_is_recorded(photo_folder, tmp_path):
+    records = train(data=photo_folder, out=tmp_path / "run", steps=4, **{**SMALL, "log_every": 2})
+    waits = [r["data_wait"] for r in records if "loss" in r]
+    assert len(waits) == 2 and all(0 <= w < 1 for w in waits)
