@@ -272,17 +272,7 @@ def run_predict(args) -> int:
         except (ImageError, OSError, ValueError) as error:
             failures.append(source)
             print(f"failed: {source}: {error}", file=sys.stderr)
-    return _summary("colorized", len(files), len(failures), comm)
-
-
-def _summary(done: str, total: int, failed: int, comm) -> int:
-    """The exit status (the same on every process) and, from process 0, one line for the whole job."""
-    failed = int(comm.allreduce_sum(np.array([failed], dtype=np.int64))[0])
-    if comm.rank == 0 and (failed or comm.size > 1):
-        where = f" on {comm.size} processes" if comm.size > 1 else ""
-        print(f"{done} {total - failed} of {total} files{where}" + (f"; {failed} failed" if failed else ""),
-              file=sys.stderr if failed else sys.stdout)
-    return 1 if failed else 0
+    return distributed.finish_files("colorized", len(files), len(failures), comm)
 
 
 def _hint_source(args, files, single):

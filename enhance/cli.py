@@ -442,12 +442,7 @@ def run_enhance(argv) -> int:
         except (ImageError, OSError, ValueError) as error:
             failures += 1
             print(f"failed: {file}: {error}", file=sys.stderr)
-    failures = int(comm.allreduce_sum(np.array([failures], dtype=np.int64))[0])
-    if comm.rank == 0 and (failures or comm.size > 1):
-        where = f" on {comm.size} processes" if comm.size > 1 else ""
-        print(f"enhanced {len(files) - failures} of {len(files)} files{where}" + (f"; {failures} failed" if failures else ""),
-              file=sys.stderr if failures else sys.stdout)
-    return 1 if failures else 0
+    return distributed.finish_files("enhanced", len(files), failures, comm)
 
 
 def main(argv: list[str] | None = None) -> int:

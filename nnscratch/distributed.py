@@ -211,6 +211,19 @@ def share(total: int, comm=None) -> range:
     return range(comm.rank * part, (comm.rank + 1) * part)
 
 
+def finish_files(done: str, total: int, failed: int, comm=None) -> int:
+    """End a job over files split between processes: one line from process 0 for the whole job
+    (``"colorized 98 of 100 files on 4 processes; 2 failed"``, on stderr when some failed; nothing
+    on one process when all went well) and the exit status, the same on every process."""
+    comm = world() if comm is None else comm
+    failed = int(comm.allreduce_sum(np.array([failed], dtype=np.int64))[0])
+    if comm.rank == 0 and (failed or comm.size > 1):
+        where = f" on {comm.size} processes" if comm.size > 1 else ""
+        print(f"{done} {total - failed} of {total} files{where}" + (f"; {failed} failed" if failed else ""),
+              file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
 @contextmanager
 def abort_on_error(comm=None, name: str = "nnscratch", collective: tuple = ()):
     """Around a process's main work under MPI: an exception in this process is printed with its rank
