@@ -104,28 +104,37 @@ def saturate(values, dtype, rounding: str = "even"):
 PILLOW_LUMA_WEIGHTS = np.array([19595, 38470, 7471], dtype=np.float32) / np.float32(65536)
 
 
-def pillow_luma(rgb):
-    """Pillow's RGB -> L for uint8: ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16`` (uint8).
+def pillow_luma_chunks(pixels):
+    """Over an ``(M, 3)`` uint8 pixel matrix, a cache-sized chunk at a time: ``(start, stop, levels,
+    luma)``, the chunk's levels in float32 and each pixel's Pillow luma
+    ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16`` as a float32 integer.  With the weights scaled
+    by 2**-16 every product and sum is exact in float32 (all below 2**24 units of 2**-16), so
+    ``floor(sum + 0.5)`` is Pillow's shift.  The two buffers are reused from chunk to chunk."""
+    xp = get_array_module(pixels)
+    weights = xp.asarray(PILLOW_LUMA_WEIGHTS)
+    rows = min(CHUNK, pixels.shape[0])
+    work = xp.empty((rows, 3), dtype=np.float32)
+    luma = xp.empty(rows, dtype=np.float32)
+    for start in range(0, pixels.shape[0], rows):
+        stop = min(pixels.shape[0], start + rows)
+        levels, gray = work[:stop - start], luma[:stop - start]
+        xp.copyto(levels, pixels[start:stop])
+        xp.matmul(levels, weights, out=gray)
+        gray += 0.5
+        xp.floor(gray, out=gray)
+        yield start, stop, levels, gray
 
-    uint8 runs as float32 products chunk by chunk: with the weights scaled by
-    2**-16 every product and sum is exact (all below 2**24 units of 2**-16), so
-    ``sum + 0.5`` truncated is Pillow's shift.  Other dtypes: ``0.299 R + 0.587 G
-    + 0.114 B`` in their own scale.
+
+def pillow_luma(rgb):
+    """Pillow's RGB -> L for uint8: ``(19595 R + 38470 G + 7471 B + 0x8000) >> 16`` (uint8), chunk by
+    chunk (:func:`pillow_luma_chunks`).  Other dtypes: ``0.299 R + 0.587 G + 0.114 B`` in their own scale.
     """
     xp = get_array_module(rgb)
     if rgb.dtype == np.uint8:
-        weights = xp.asarray(PILLOW_LUMA_WEIGHTS)
         pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
         out = xp.empty(pixels.shape[0], dtype=np.uint8)
-        work = xp.empty((min(CHUNK, pixels.shape[0]), 3), dtype=np.float32)
-        luma = xp.empty(work.shape[0], dtype=np.float32)
-        for start in range(0, pixels.shape[0], CHUNK):
-            stop = min(pixels.shape[0], start + CHUNK)
-            part, total = work[:stop - start], luma[:stop - start]
-            xp.copyto(part, pixels[start:stop])
-            xp.matmul(part, weights, out=total)
-            total += 0.5
-            xp.copyto(out[start:stop], total, casting="unsafe")
+        for start, stop, _, luma in pillow_luma_chunks(pixels):
+            xp.copyto(out[start:stop], luma, casting="unsafe")
         return out.reshape(rgb.shape[:-1])
     work = rgb.astype(np.float64 if rgb.dtype == np.float64 else np.float32)
     luma = work[..., 0] * 0.299 + work[..., 1] * 0.587 + work[..., 2] * 0.114

@@ -16,8 +16,8 @@ import numpy as np
 
 from nnscratch.backend import asnumpy, get_array_module
 
-from ._image import (FACTOR_LIMIT, PILLOW_LUMA_WEIGHTS, check_image, check_number, is_colour, join_alpha, max_value,
-                     pillow_luma, saturate, split_alpha)
+from ._image import (FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, pillow_luma,
+                     pillow_luma_chunks, saturate, split_alpha)
 from ._tables import CHUNK, channel_histograms, lookup, lookup_channels
 
 
@@ -136,34 +136,24 @@ def saturation(image, factor: float):
 def _blend_with_luma(rgb, factor: float):
     """``blend(luma, rgb, factor)`` for uint8 RGB in one chunked pass, in Pillow's float32 arithmetic.
 
-    Per chunk: Pillow's luma as an exact float32 product (as in ``pillow_luma``),
-    copied into each channel's column (a broadcast over three channels would make
-    numpy's inner loop three values long), then ``luma + factor * (level - luma)``,
-    clipped and truncated as ``Image.blend`` does.
+    Per chunk (:func:`enhance._image.pillow_luma_chunks`): Pillow's luma, copied into each
+    channel's column (a broadcast over three channels would make numpy's inner loop three values
+    long), then ``luma + factor * (level - luma)``, clipped and truncated as ``Image.blend`` does.
     """
     xp = get_array_module(rgb)
     weight = np.float32(factor)
-    luma_weights = xp.asarray(PILLOW_LUMA_WEIGHTS)
     pixels = xp.ascontiguousarray(rgb).reshape(-1, 3)
     out = xp.empty(pixels.shape, dtype=np.uint8)
-    rows = min(CHUNK, pixels.shape[0])
-    work = xp.empty((rows, 3), dtype=np.float32)
-    luma = xp.empty(rows, dtype=np.float32)
-    spread = xp.empty((rows, 3), dtype=np.float32)
-    for start in range(0, pixels.shape[0], rows):
-        count = min(pixels.shape[0], start + rows) - start
-        levels, gray, grays = work[:count], luma[:count], spread[:count]
-        xp.copyto(levels, pixels[start:start + count])
-        xp.matmul(levels, luma_weights, out=gray)
-        gray += 0.5
-        xp.floor(gray, out=gray)                                  # Pillow's (... + 0x8000) >> 16
+    spread = xp.empty((min(CHUNK, pixels.shape[0]), 3), dtype=np.float32)
+    for start, stop, levels, gray in pillow_luma_chunks(pixels):
+        grays = spread[:stop - start]
         for channel in range(3):
             grays[:, channel] = gray
         levels -= grays
         levels *= weight
         levels += grays
         xp.clip(levels, 0, 255, out=levels)
-        xp.copyto(out[start:start + count], levels, casting="unsafe")   # truncation, as Pillow's cast
+        xp.copyto(out[start:stop], levels, casting="unsafe")      # truncation, as Pillow's cast
     return out.reshape(rgb.shape)
 
 
