@@ -10,6 +10,7 @@ import argparse
 import functools
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
 from .metrics import colorfulness
 from .model import Colorizer, layer_table
-from .train import NothingToResume, TrainingError, TrainingInterrupted, train
+from .train import NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
 
@@ -318,18 +319,17 @@ def _progress(items, what: str):
     return tqdm(items, desc=what, unit="photo", leave=False)
 
 
+def training_settings(args) -> TrainingSettings:
+    """``colorize train``'s options as the trainer's settings: each option is the field of its name."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainingSettings) if hasattr(args, f.name)}
+    return TrainingSettings(**given, skips=not args.no_skips)
+
+
 def run_train(args) -> int:
-    steps, epochs = args.steps, args.epochs
-    if not args.resume and steps is None and epochs is None:
+    if not args.resume and args.steps is None and args.epochs is None:
         raise ValueError("give --steps or --epochs")
-    records = train(data=args.data, out=args.out, steps=steps, epochs=epochs, batch_size=args.batch_size,
-                    crop=args.crop, lr=args.lr, width=args.width, hidden_layers=args.hidden_layers, norm=args.norm,
-                    loss=args.loss, seed=args.seed, device=args.device, val=args.val, val_fraction=args.val_fraction,
-                    checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-                    log_every=args.log_every,
-                    resume=args.resume, min_colorfulness=args.min_colorfulness, hints=args.hints,
-                    skips=not args.no_skips, photo_size=args.photo_size, ema_decay=args.ema_decay,
-                    init=args.init, progress=not (args.no_progress or args.quiet), quiet=args.quiet)
+    records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
+                    progress=not (args.no_progress or args.quiet), quiet=args.quiet)
     losses = [r["loss"] for r in records if "loss" in r]
     if losses and distributed.world().rank == 0:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")

@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -130,16 +131,73 @@ class _StopRequest:
         return False
 
 
-def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: float | None = None,
-          batch_size: int = 16, crop: int = 128, lr: float = 1e-4, width: int = 32, hidden_layers: int = 18,
-          norm: str = "batch", loss: str = "huber", seed: int = 0, device: str = "cpu",
-          val: str | Path | None = None, val_fraction: float = 0.0, checkpoint_every: int = 500,
-          keep_checkpoints: int = 3, resume: bool = False, min_colorfulness: float = 5.0,
-          photo_size: int | None = 320, scale: tuple[float, float] = (0.7, 1.0), val_size: int = 256,
-          log_every: int = 10, hints: bool = False, skips: bool = True, ema_decay: float = 0.999,
-          init: str | Path | None = None, progress: bool = True, quiet: bool = False,
-          stop_after: int | None = None, dtype: str = "float32", comm=None) -> list[dict]:
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Every setting of a training run, with its default.
+
+    ``colorize train``'s options fill one, :func:`train` takes one (or its fields as keywords),
+    and :meth:`config` is what ``config.json`` and every checkpoint record.
+    """
+
+    steps: int | None = None            # optimizer steps ...
+    epochs: float | None = None         # ... or passes over the photos (one crop each)
+    batch_size: int = 16                # crops per step (over all processes)
+    crop: int = 128                     # crop side, a multiple of 8
+    lr: float = 1e-4                    # Adam's learning rate
+    loss: str = "huber"                 # on ab / 110: huber, mse or l1
+    width: int = 32                     # the network: channels at full resolution,
+    hidden_layers: int = 18             # hidden convolutions,
+    norm: str = "batch"                 # normalisation,
+    hints: bool = False                 # a hint input (trained with random points),
+    skips: bool = True                  # skip connections
+    seed: int = 0                       # weights, crops and hints
+    device: str = "cpu"                 # or "cuda" (CuPy)
+    dtype: str = "float32"              # or "float64" for exactness experiments
+    val: str | None = None              # a folder of validation photos ...
+    val_fraction: float = 0.0           # ... or this fraction of the data held out
+    val_size: int = 256                 # validation photos' long side
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    min_colorfulness: float = 5.0       # photos less colourful are skipped
+    photo_size: int | None = 320        # photos are decoded once at this long side
+    scale: tuple[float, float] = (0.7, 1.0)   # crops are cut at this range of it
+    ema_decay: float = 0.999            # moving average of the weights (0: off)
+
+    def check(self) -> None:
+        """ValueError naming the first setting that cannot work."""
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of steps and epochs")
+        if self.steps is not None and self.steps < 1 or self.epochs is not None and not self.epochs > 0:
+            raise ValueError(f"steps and epochs must be positive, got steps={self.steps}, epochs={self.epochs}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
+        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
+            raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+    def config(self, data) -> dict:
+        """The run's configuration as checkpoints store it (the network's settings under "model")."""
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in MODEL_FIELDS}
+        return {"model": check_config(self.hidden_layers, self.width, self.norm, self.hints, self.skips),
+                "data": str(data), **record, "val": str(self.val) if self.val else None, "scale": list(self.scale)}
+
+
+MODEL_FIELDS = ("width", "hidden_layers", "norm", "hints", "skips")
+
+
+def train(data: str | Path, out: str | Path, settings: TrainingSettings | None = None, *, resume: bool = False,
+          init: str | Path | None = None, progress: bool = True, quiet: bool = False, stop_after: int | None = None,
+          comm=None, **options) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
+
+    ``settings`` (a :class:`TrainingSettings`) or its fields as keywords (``steps=3000,
+    hints=True``; keywords override ``settings``) say what to train; the rest says how to run.
 
     Photos are decoded once and kept with their long side at ``photo_size``
     (None: as they are); crops of ``crop`` pixels are cut at a random
@@ -178,6 +236,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     a new run from those weights with a fresh optimizer: fine-tuning.
     """
     out = Path(out)
+    settings = replace(settings or TrainingSettings(), **options)
     comm = distributed.world() if comm is None else comm
     lead = comm.rank == 0                 # the process that validates, writes and talks
     say = (lambda message: None) if quiet or not lead else (lambda message: print(message, file=sys.stderr))
@@ -199,34 +258,15 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     resume_note = None
     if checkpoint is not None:
         config = checkpoint["config"]
-        for name, value in (("steps", steps), ("epochs", epochs)):
-            if value is not None:
-                config[name] = value
+        for name in ("steps", "epochs"):
+            if getattr(settings, name) is not None:
+                config[name] = getattr(settings, name)
                 config["steps" if name == "epochs" else "epochs"] = None
-        config["data"], config["device"] = str(data), device
-        resume_note = _resume_overrides(config, locals(), say)
+        config["data"], config["device"] = str(data), settings.device
+        resume_note = _resume_overrides(config, settings, say)
     else:
-        if (steps is None) == (epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
-        if steps is not None and steps < 1 or epochs is not None and not epochs > 0:
-            raise ValueError(f"steps and epochs must be positive, got steps={steps}, epochs={epochs}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
-        if checkpoint_every < 1 or keep_checkpoints < 1:
-            raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
-        if not 0 <= ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        config = {"model": check_config(hidden_layers, width, norm, hints, skips), "data": str(data),
-                  "val": str(val) if val else None, "photo_size": photo_size, "ema_decay": ema_decay,
-                  "val_fraction": val_fraction, "steps": steps, "epochs": epochs, "batch_size": batch_size,
-                  "crop": crop, "lr": lr, "loss": loss, "seed": seed, "device": device,
-                  "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
-                  "min_colorfulness": min_colorfulness, "scale": list(scale), "val_size": val_size,
-                  "log_every": log_every, "dtype": dtype}
+        settings.check()
+        config = settings.config(data)
     config["processes"] = comm.size
     shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
 
@@ -263,9 +303,9 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
         step = int(checkpoint["step"])
     elif init is not None:
         _initialise_from(model, init, say)
-    if device != "cpu":
-        model.to(device)
-        optimizer.to(device)
+    if settings.device != "cpu":
+        model.to(settings.device)
+        optimizer.to(settings.device)
     distributed.broadcast_parameters(model, comm=comm)   # identical already (same seed or file); made certain
     distributed.synchronize_batch_norm(model, comm)
     xp = nn.get_array_module(model.parameters()[0].data)
@@ -327,15 +367,7 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
             if step + 1 < stop_at:
                 upcoming = prefetch.submit(sampler.batch, step + 1, shares)
             inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
-            optimizer.zero_grad()
-            prediction = model.forward(inputs)
-            value = criterion.forward(prediction, targets)
-            model.backward(criterion.backward())
-            if comm.size > 1:
-                distributed.allreduce_gradients(model, comm)
-                # the whole batch's loss, and whether any process was asked to stop: decided together
-                agreed = comm.allreduce_sum(np.array([value, float(stop.requested)]))
-                value, stop.requested = float(agreed[0]) / comm.size, bool(agreed[1])
+            value, stopping = gradients(model, criterion, inputs, targets, comm, stop)
             if not math.isfinite(value):
                 bar.close()
                 kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
@@ -356,10 +388,12 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
                     _append_record(metrics_path, record)
                 bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
                 window_start, window_images, window_wait = time.perf_counter(), 0, 0.0
-            if step % config["checkpoint_every"] == 0 or step == stop_at or stop.requested:
+            if comm.size == 1:             # one process sees a Ctrl-C up to the end of the step
+                stopping = stop.requested
+            if step % config["checkpoint_every"] == 0 or step == stop_at or stopping:
                 save_checkpoint()
                 last_saved = step
-                if stop.requested:
+                if stopping:
                     bar.close()
                     raise TrainingInterrupted(step)
     bar.close()
@@ -368,26 +402,40 @@ def train(data: str | Path, out: str | Path, steps: int | None = None, epochs: f
     return records
 
 
+def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, bool]:
+    """One training step up to the optimizer: forward, loss, backward; over several processes the
+    gradients are averaged (and batch norm has already summed its statistics), and the processes
+    agree on the whole batch's loss and on whether any was asked to stop (``stop.requested``, read
+    once, here: a Ctrl-C arriving later counts for the next step).  Returns both."""
+    model.zero_grad()
+    value = criterion.forward(model.forward(inputs), targets)
+    model.backward(criterion.backward())
+    stopping = stop.requested
+    if comm.size > 1:
+        distributed.allreduce_gradients(model, comm)
+        agreed = comm.allreduce_sum(np.array([value, float(stopping)]))
+        value, stopping = float(agreed[0]) / comm.size, bool(agreed[1])
+    return value, stopping
+
+
 RESUMABLE_CHANGES = ("lr", "checkpoint_every", "keep_checkpoints", "log_every")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "photo_size", "scale", "min_colorfulness", "ema_decay", "val_size")
 
 
-def _resume_overrides(config: dict, given: dict, say) -> dict | None:
-    """Apply the safe changes among ``given`` (train()'s arguments) to a resumed ``config``; name the others.
+def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:
+    """Apply the safe changes among ``settings`` to a resumed ``config``; name the others.
 
-    An argument counts as given when it differs from train()'s default.
+    A setting counts as given when it differs from its default.
     Returns the applied changes (for metrics.jsonl), or None.
     """
-    import inspect
-
-    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
+    defaults = TrainingSettings()
     stored = {**config, **config["model"]}
     applied, ignored = {}, []
     for name in RESUMABLE_CHANGES + FIXED_ON_RESUME:
-        value = given[name]
+        value, default = getattr(settings, name), getattr(defaults, name)
         value = list(value) if isinstance(value, tuple) else value
-        if value == (list(defaults[name]) if isinstance(defaults[name], tuple) else defaults[name]):
+        if value == (list(default) if isinstance(default, tuple) else default):
             continue
         if name not in stored or value == stored[name]:
             continue

@@ -200,3 +200,26 @@ def test_crops_are_cut_while_the_network_runs_and_the_wait_is_recorded(photo_fol
     records = train(data=photo_folder, out=tmp_path / "run", steps=4, **{**SMALL, "log_every": 2})
     waits = [r["data_wait"] for r in records if "loss" in r]
     assert len(waits) == 2 and all(0 <= w < 1 for w in waits)
+
+
+def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(photo_folder, tmp_path):
+    from dataclasses import asdict
+
+    from colorize.cli import build_parser, training_settings
+    from colorize.train import TrainingSettings
+
+    args = build_parser().parse_args(["train", "--data", str(photo_folder), "--out", str(tmp_path / "cli"),
+                                      "--steps", "2", "--batch-size", "2", "--crop", "16", "--width", "4",
+                                      "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2"])
+    settings = training_settings(args)
+    assert settings == TrainingSettings(steps=2, batch_size=2, crop=16, width=4, hidden_layers=8, skips=False,
+                                        hints=True, checkpoint_every=2)
+    train(photo_folder, tmp_path / "object", settings, progress=False)
+    train(photo_folder, tmp_path / "keywords", progress=False, **asdict(settings))
+    assert_same_state(weights(tmp_path / "object"), weights(tmp_path / "keywords"))
+    stored = json.loads((tmp_path / "object" / "config.json").read_text())
+    assert stored["model"] == {"hidden_layers": 8, "width": 4, "norm": "batch", "hints": True, "skips": False}
+    assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every")} == \
+        {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2}
+    with pytest.raises(TypeError):
+        train(photo_folder, tmp_path / "typo", steps=2, batchsize=2)
