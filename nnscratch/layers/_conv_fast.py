@@ -1,7 +1,10 @@
 """The fast paths of Conv2d, private: cache blocking and the shifted product.
 
+Words: a *row* is a row of a matrix (one output pixel of the im2col matrix, or of an
+``(N*H*W, C)`` activation); a *line* is a row of pixels of an image.
+
 :mod:`nnscratch.layers.conv` reads as im2col + one matrix product.  Two refinements make that
-fast on a CPU: the im2col matrix is built and consumed a block of output rows at a time, so each
+fast on a CPU: the im2col matrix is built and consumed a block of output lines (image rows) at a time, so each
 block stays in cache between the copy that makes it and the product that reads it; and layers
 with few (tap, output) pairs skip im2col for one product of every padded pixel with all taps and
 a shifted add per tap.  Both are tested equal to plain im2col (``tests/nnscratch/test_conv.py``).
@@ -12,7 +15,7 @@ from ..backend import get_array_module
 from .im2col import col2im, im2col
 
 
-# im2col matrices are built a block of output rows at a time, small enough to stay
+# im2col matrices are built a block of output lines (image rows) at a time, small enough to stay
 # in cache between the copy that builds a block and the matrix product that reads it.
 BLOCK_BYTES = 1 << 22
 
@@ -24,12 +27,12 @@ def _balanced(total: int, most: int) -> int:
     return -(-total // blocks)
 
 
-def row_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
-    """Split the output rows ``(n, y)`` into blocks of about ``BLOCK_BYTES`` of im2col.
+def line_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
+    """Split the output lines ``(n, y)`` into blocks of about ``BLOCK_BYTES`` of im2col.
 
-    Yields ``(images, rows, first, last)``: the image and row slices of a block
+    Yields ``(images, lines, first, last)``: the image and line slices of a block
     and its range in the flattened ``n * out_h * out_w`` output pixels.  Small
-    images are grouped whole; large ones are cut into bands of rows.
+    images are grouped whole; large ones are cut into bands of lines.
     """
     image_bytes = out_h * out_w * row_bytes
     if image_bytes <= BLOCK_BYTES:
@@ -46,10 +49,10 @@ def row_blocks(n: int, out_h: int, out_w: int, row_bytes: int):
                        (image * out_h + top) * out_w, (image * out_h + bottom) * out_w)
 
 
-def _block_input(x_padded, images, rows, kernel_h, stride_h, dilation_h):
-    """The part of the padded input that the output rows ``rows`` of ``images`` read."""
-    start = rows.start * stride_h
-    stop = (rows.stop - 1) * stride_h + dilation_h * (kernel_h - 1) + 1
+def _block_input(x_padded, images, lines, kernel_h, stride_h, dilation_h):
+    """The part of the padded input that the output lines ``lines`` of ``images`` read."""
+    start = lines.start * stride_h
+    stop = (lines.stop - 1) * stride_h + dilation_h * (kernel_h - 1) + 1
     return x_padded[images, start:stop]
 
 
@@ -63,11 +66,11 @@ def im2col_blocks(x_padded, kernel, stride, dilation, out_size):
     out_h, out_w = out_size
     row_bytes = kernel[0] * kernel[1] * channels * x_padded.itemsize
     scratch = None
-    for images, rows, first, last in row_blocks(n, out_h, out_w, row_bytes):
+    for images, lines, first, last in line_blocks(n, out_h, out_w, row_bytes):
         if scratch is None:                              # the first block is the largest
             scratch = xp.empty((last - first) * row_bytes // x_padded.itemsize, dtype=x_padded.dtype)
-        block = _block_input(x_padded, images, rows, kernel[0], stride[0], dilation[0])
-        yield first, last, im2col(block, kernel, stride, dilation, (rows.stop - rows.start, out_w), out=scratch)
+        block = _block_input(x_padded, images, lines, kernel[0], stride[0], dilation[0])
+        yield first, last, im2col(block, kernel, stride, dilation, (lines.stop - lines.start, out_w), out=scratch)
 
 
 def conv_rows(x_padded, weight_matrix, kernel, stride, dilation, out_size):
@@ -96,13 +99,13 @@ def conv_input_grad(grad_rows, weight_matrix, padded_shape, kernel, stride, dila
     out_h, out_w = out_size
     grad_padded = xp.zeros(padded_shape, dtype=grad_rows.dtype)
     scratch = None
-    for images, rows, first, last in row_blocks(n, out_h, out_w, weight_matrix.shape[0] * grad_rows.itemsize):
+    for images, lines, first, last in line_blocks(n, out_h, out_w, weight_matrix.shape[0] * grad_rows.itemsize):
         cols = xp.matmul(grad_rows[first:last], weight_matrix.T, out=scratch[:last - first] if scratch is not None else None)
         if scratch is None:
             scratch = cols
-        target = _block_input(grad_padded, images, rows, kernel[0], stride[0], dilation[0])
+        target = _block_input(grad_padded, images, lines, kernel[0], stride[0], dilation[0])
         col2im(cols, target.shape[:1] + target.shape[1:], kernel, stride, dilation,
-               (rows.stop - rows.start, out_w), out=target)
+               (lines.stop - lines.start, out_w), out=target)
     return grad_padded
 
 

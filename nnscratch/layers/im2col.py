@@ -49,9 +49,9 @@ def im2col(x_padded, kernel, stride, dilation, out_size, out=None):
     if dw == 1 and x_padded.strides[3] == x_padded.itemsize and x_padded.strides[2] == channels * x_padded.itemsize:
         s_n, s_h, s_w, s_c = x_padded.strides
         for i in range(kh):
-            rows = x_padded[:, i * dh:i * dh + sh * (out_h - 1) + 1:sh]
+            band = x_padded[:, i * dh:i * dh + sh * (out_h - 1) + 1:sh]     # the lines kernel row i reads
             cols[:, :, :, i] = xp.lib.stride_tricks.as_strided(
-                rows, shape=(n, out_h, out_w, kw * channels), strides=(s_n, sh * s_h, sw * s_w, s_c)
+                band, shape=(n, out_h, out_w, kw * channels), strides=(s_n, sh * s_h, sw * s_w, s_c)
             ).reshape(n, out_h, out_w, kw, channels)
     else:
         for i in range(kh):
