@@ -15,7 +15,8 @@ import sys
 
 import numpy as np
 
-from nnscratch.gradcheck import KINK_TOLERANCE, _loss_case, _module_case, main as _main
+from nnscratch.gradcheck import KINK_TOLERANCE, loss_case, module_case
+from nnscratch.gradcheck import main as table_main
 
 from .differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation, SoftEqualize,
                              ToneCurve, UnsharpMask)
@@ -32,27 +33,27 @@ def _around_clip(rng, shape=(2, 3, 6, 7)):
 
 
 CASES = [
-    _module_case("Brightness", lambda r: Brightness(1.1), _photo),
-    _module_case("Brightness clipped", lambda r: Brightness(1.5), _around_clip, KINK_TOLERANCE),
-    _module_case("Contrast", lambda r: Contrast(1.2), _photo),
-    _module_case("Contrast clipped", lambda r: Contrast(3.0), _around_clip, KINK_TOLERANCE),
-    _module_case("Saturation", lambda r: Saturation(1.3), _photo),
-    _module_case("Gamma (power law)", lambda r: Gamma(0.8, 1.05), _photo),
-    _module_case("RGB gains", lambda r: RGBGains(1.1, 0.95, 1.05), _photo),
-    _module_case("Invert", lambda r: Invert(), _photo),
-    _module_case("Log", lambda r: Log(1.05), _photo),
-    _module_case("Tone curve", lambda r: ToneCurve(3.0, 0.45), _photo),
-    _module_case("Unsharp mask", lambda r: UnsharpMask(0.3, sigma=1.5), _photo),
-    _module_case("Soft equalization", lambda r: SoftEqualize(0.05, 32), _photo, KINK_TOLERANCE),
-    _module_case("sRGB to Lab", lambda r: RGBToLab(), lambda r: r.uniform(0.0, 1.0, size=(2, 3, 5, 6))),
-    _loss_case("Colour statistics loss", lambda: ColourStatisticsLoss(16, 0.05), _photo,
+    module_case("Brightness", lambda r: Brightness(1.1), _photo),
+    module_case("Brightness clipped", lambda r: Brightness(1.5), _around_clip, KINK_TOLERANCE),
+    module_case("Contrast", lambda r: Contrast(1.2), _photo),
+    module_case("Contrast clipped", lambda r: Contrast(3.0), _around_clip, KINK_TOLERANCE),
+    module_case("Saturation", lambda r: Saturation(1.3), _photo),
+    module_case("Gamma (power law)", lambda r: Gamma(0.8, 1.05), _photo),
+    module_case("RGB gains", lambda r: RGBGains(1.1, 0.95, 1.05), _photo),
+    module_case("Invert", lambda r: Invert(), _photo),
+    module_case("Log", lambda r: Log(1.05), _photo),
+    module_case("Tone curve", lambda r: ToneCurve(3.0, 0.45), _photo),
+    module_case("Unsharp mask", lambda r: UnsharpMask(0.3, sigma=1.5), _photo),
+    module_case("Soft equalization", lambda r: SoftEqualize(0.05, 32), _photo, KINK_TOLERANCE),
+    module_case("sRGB to Lab", lambda r: RGBToLab(), lambda r: r.uniform(0.0, 1.0, size=(2, 3, 5, 6))),
+    loss_case("Colour statistics loss", lambda: ColourStatisticsLoss(16, 0.05), _photo,
                lambda r: r.uniform(0.0, 1.0, size=(1, 3, 7, 5))),
-    _loss_case("Exposure loss", ExposureLoss, _photo, lambda r: None),
+    loss_case("Exposure loss", ExposureLoss, _photo, lambda r: None),
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _main(argv, CASES, prog="python -m enhance.gradcheck")
+    return table_main(argv, CASES, prog="python -m enhance.gradcheck")
 
 
 if __name__ == "__main__":

@@ -227,11 +227,13 @@ class Case:
     is_loss: bool = False
 
 
-def _module_case(name, make_module, make_input, tolerance=SMOOTH_TOLERANCE):
+def module_case(name, make_module, make_input, tolerance=SMOOTH_TOLERANCE):
+    """A row of a check table: ``make_module(rng)`` checked on ``make_input(rng)``."""
     return Case(name, lambda rng: (make_module(rng), make_input(rng)), tolerance)
 
 
-def _loss_case(name, make_loss, make_pred, make_target, tolerance=SMOOTH_TOLERANCE):
+def loss_case(name, make_loss, make_pred, make_target, tolerance=SMOOTH_TOLERANCE):
+    """A row for a loss: ``make_loss()`` checked on ``make_pred(rng)`` against ``make_target(rng)``."""
     return Case(name, lambda rng: (make_loss(), make_pred(rng), make_target(rng)), tolerance, is_loss=True)
 
 
@@ -264,41 +266,41 @@ def _soft_targets(rng):
 
 
 CASES: list[Case] = [
-    _module_case("Conv2d 3x3 pad 1", lambda r: Conv2d(3, 4, 3, padding=1, rng=r), lambda r: r.normal(size=(2, 3, 7, 6))),
-    _module_case("Conv2d stride 2 dilation 2", lambda r: Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1), dilation=2, rng=r),
+    module_case("Conv2d 3x3 pad 1", lambda r: Conv2d(3, 4, 3, padding=1, rng=r), lambda r: r.normal(size=(2, 3, 7, 6))),
+    module_case("Conv2d stride 2 dilation 2", lambda r: Conv2d(2, 3, (3, 2), stride=2, padding=(2, 1), dilation=2, rng=r),
                  lambda r: r.normal(size=(2, 2, 9, 8))),
-    _module_case("ConvTranspose2d stride 2", lambda r: ConvTranspose2d(3, 2, 4, stride=2, padding=1, rng=r),
+    module_case("ConvTranspose2d stride 2", lambda r: ConvTranspose2d(3, 2, 4, stride=2, padding=1, rng=r),
                  lambda r: r.normal(size=(2, 3, 4, 5))),
-    _module_case("ConvTranspose2d odd", lambda r: ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, rng=r),
+    module_case("ConvTranspose2d odd", lambda r: ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, rng=r),
                  lambda r: r.normal(size=(1, 2, 3, 4))),
-    _module_case("ReLU", lambda r: ReLU(), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
-    _module_case("LeakyReLU", lambda r: LeakyReLU(0.1), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
-    _module_case("Tanh", lambda r: Tanh(), lambda r: r.normal(size=(2, 3, 4, 4))),
-    _module_case("Sigmoid", lambda r: Sigmoid(), lambda r: r.normal(size=(2, 3, 4, 4))),
-    _module_case("Upsample nearest x2", lambda r: Upsample(scale_factor=2), lambda r: r.normal(size=(2, 2, 3, 4))),
-    _module_case("Upsample bilinear x2", lambda r: Upsample(scale_factor=2, mode="bilinear"),
+    module_case("ReLU", lambda r: ReLU(), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
+    module_case("LeakyReLU", lambda r: LeakyReLU(0.1), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
+    module_case("Tanh", lambda r: Tanh(), lambda r: r.normal(size=(2, 3, 4, 4))),
+    module_case("Sigmoid", lambda r: Sigmoid(), lambda r: r.normal(size=(2, 3, 4, 4))),
+    module_case("Upsample nearest x2", lambda r: Upsample(scale_factor=2), lambda r: r.normal(size=(2, 2, 3, 4))),
+    module_case("Upsample bilinear x2", lambda r: Upsample(scale_factor=2, mode="bilinear"),
                  lambda r: r.normal(size=(2, 2, 3, 4))),
-    _module_case("Upsample bilinear to 7x5", lambda r: Upsample(size=(7, 5), mode="bilinear"),
+    module_case("Upsample bilinear to 7x5", lambda r: Upsample(size=(7, 5), mode="bilinear"),
                  lambda r: r.normal(size=(1, 2, 3, 4))),
-    _module_case("MaxPool2d 2x2", lambda r: MaxPool2d(2), lambda r: distinct_values(r, (2, 2, 6, 6)), KINK_TOLERANCE),
-    _module_case("MaxPool2d 3x3 s2 p1", lambda r: MaxPool2d(3, stride=2, padding=1),
+    module_case("MaxPool2d 2x2", lambda r: MaxPool2d(2), lambda r: distinct_values(r, (2, 2, 6, 6)), KINK_TOLERANCE),
+    module_case("MaxPool2d 3x3 s2 p1", lambda r: MaxPool2d(3, stride=2, padding=1),
                  lambda r: distinct_values(r, (1, 2, 7, 6)), KINK_TOLERANCE),
-    _module_case("AvgPool2d 3x3 s2 p1", lambda r: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+    module_case("AvgPool2d 3x3 s2 p1", lambda r: AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
                  lambda r: r.normal(size=(2, 2, 7, 6))),
-    _module_case("BatchNorm2d train", lambda r: BatchNorm2d(3), lambda r: r.normal(size=(2, 3, 4, 3))),
-    _module_case("BatchNorm2d eval", _batchnorm_eval, lambda r: r.normal(size=(2, 3, 4, 3))),
-    _module_case("Linear", lambda r: Linear(5, 3, rng=r), lambda r: r.normal(size=(4, 5))),
-    _module_case("Flatten + Linear", lambda r: Sequential(Flatten(), Linear(12, 3, rng=r)),
+    module_case("BatchNorm2d train", lambda r: BatchNorm2d(3), lambda r: r.normal(size=(2, 3, 4, 3))),
+    module_case("BatchNorm2d eval", _batchnorm_eval, lambda r: r.normal(size=(2, 3, 4, 3))),
+    module_case("Linear", lambda r: Linear(5, 3, rng=r), lambda r: r.normal(size=(4, 5))),
+    module_case("Flatten + Linear", lambda r: Sequential(Flatten(), Linear(12, 3, rng=r)),
                  lambda r: r.normal(size=(2, 3, 2, 2))),
-    _loss_case("MSELoss", MSELoss, lambda r: r.normal(size=(2, 3, 4)), lambda r: r.normal(size=(2, 3, 4))),
-    _loss_case("L1Loss", L1Loss, lambda r: away_from_zero(r, (2, 3, 4)), lambda r: np.zeros((2, 3, 4)), KINK_TOLERANCE),
-    _loss_case("SmoothL1Loss beta 0.5", lambda: SmoothL1Loss(beta=0.5), _smooth_l1_pred,
+    loss_case("MSELoss", MSELoss, lambda r: r.normal(size=(2, 3, 4)), lambda r: r.normal(size=(2, 3, 4))),
+    loss_case("L1Loss", L1Loss, lambda r: away_from_zero(r, (2, 3, 4)), lambda r: np.zeros((2, 3, 4)), KINK_TOLERANCE),
+    loss_case("SmoothL1Loss beta 0.5", lambda: SmoothL1Loss(beta=0.5), _smooth_l1_pred,
                lambda r: np.full((2, 3, 4), 0.25), KINK_TOLERANCE),
-    _loss_case("CrossEntropyLoss classes", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
+    loss_case("CrossEntropyLoss classes", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
                lambda r: r.normal(size=(2, 5, 3, 3)), _class_targets),
-    _loss_case("CrossEntropyLoss soft", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
+    loss_case("CrossEntropyLoss soft", lambda: CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5, 1.5, 1.0])),
                lambda r: r.normal(size=(2, 5, 3, 3)), _soft_targets),
-    _module_case("18-hidden-layer network", lambda r: tiny_network(18, 2, r), lambda r: r.normal(size=(2, 1, 16, 16)),
+    module_case("18-hidden-layer network", lambda r: tiny_network(18, 2, r), lambda r: r.normal(size=(2, 1, 16, 16)),
                  KINK_TOLERANCE),
 ]
 
