@@ -144,6 +144,7 @@ class TrainingSettings:
     batch_size: int = 16                # crops per step (over all processes)
     crop: int = 128                     # crop side, a multiple of 8
     lr: float = 1e-4                    # Adam's learning rate
+    weight_decay: float = 0.0           # Adam's L2 penalty on the weights (as torch.optim.Adam)
     loss: str = "huber"                 # on ab / 110: huber, mse or l1
     width: int = 32                     # the network: channels at full resolution,
     hidden_layers: int = 18             # hidden convolutions,
@@ -176,6 +177,8 @@ class TrainingSettings:
             raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
+        if not (0 <= self.weight_decay < 1):
+            raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.dtype not in ("float32", "float64"):
@@ -293,13 +296,14 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     model = build_model(config["model"], seed=config["seed"])
     if config.get("dtype", "float32") == "float64":
         model.double()
-    optimizer = nn.Adam(model.parameters(), lr=config["lr"])
+    optimizer = nn.Adam(model.parameters(), lr=config["lr"], weight_decay=config.get("weight_decay", 0.0))
     criterion = LOSSES[config["loss"]]()
     step = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         optimizer.lr = config["lr"]                 # a learning rate changed on resume
+        optimizer.weight_decay = float(config.get("weight_decay", 0.0))
         step = int(checkpoint["step"])
     elif init is not None:
         _initialise_from(model, init, say)
@@ -418,7 +422,7 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
     return value, stopping
 
 
-RESUMABLE_CHANGES = ("lr", "checkpoint_every", "keep_checkpoints", "log_every")
+RESUMABLE_CHANGES = ("lr", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "photo_size", "scale", "min_colorfulness", "ema_decay", "val_size")
 

@@ -223,3 +223,12 @@ def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(
         {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2}
     with pytest.raises(TypeError):
         train(photo_folder, tmp_path / "typo", steps=2, batchsize=2)
+
+
+def test_weight_decay_reaches_adam_and_may_change_on_resume(photo_folder, tmp_path):
+    train(data=photo_folder, out=tmp_path / "run", steps=2, weight_decay=0.01, **SMALL)
+    assert weights(tmp_path / "run")["optimizer"]["hyperparameters"]["weight_decay"] == pytest.approx(0.01)
+    train(data=photo_folder, out=tmp_path / "run", steps=4, resume=True, weight_decay=0.001, progress=False)
+    state = weights(tmp_path / "run")
+    assert state["step"] == 4 and state["optimizer"]["hyperparameters"]["weight_decay"] == pytest.approx(0.001)
+    assert state["config"]["weight_decay"] == pytest.approx(0.001)
