@@ -334,7 +334,8 @@ class SoftEqualize(Module):
     pixel) and m and M (through the darkest and brightest pixel).  What is not: the curve is
     piecewise linear between knots, so its slope jumps at each knot, and ties for the darkest or
     brightest pixel make m and M non-differentiable (the gradient goes to the first of them).  There
-    are no parameters: it is a fixed, differentiable operation to put in a chain.
+    are no parameters: it is a fixed, differentiable operation to put in a chain.  CLAHE has no
+    surrogate here (its clipping and tile interpolation would follow the same recipe per tile).
     """
 
     def __init__(self, bandwidth: float = 0.02, knots: int = 256):

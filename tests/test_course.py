@@ -10,8 +10,8 @@ COURSE = Path(__file__).resolve().parent.parent / "course"
 CHAPTERS = sorted(COURSE.glob("0*.py"))
 
 
-def test_the_course_has_its_six_chapters():
-    assert [p.name[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05", "06"]
+def test_the_course_has_its_seven_chapters():
+    assert [p.name[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
