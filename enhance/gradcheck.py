@@ -18,8 +18,8 @@ import numpy as np
 from nnscratch.gradcheck import KINK_TOLERANCE, loss_case, module_case
 from nnscratch.gradcheck import main as table_main
 
-from .differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation, SoftEqualize,
-                             ToneCurve, UnsharpMask)
+from .differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation, SoftCLAHE,
+                             SoftEqualize, ToneCurve, UnsharpMask)
 from .learn import ColourStatisticsLoss, ExposureLoss
 
 
@@ -45,6 +45,10 @@ CASES = [
     module_case("Tone curve", lambda r: ToneCurve(3.0, 0.45), _photo),
     module_case("Unsharp mask", lambda r: UnsharpMask(0.3, sigma=1.5), _photo),
     module_case("Soft equalization", lambda r: SoftEqualize(0.05, 32), _photo, KINK_TOLERANCE),
+    module_case("Soft CLAHE (clipped)", lambda r: SoftCLAHE(1.5, (2, 3), 0.05, 16),
+                lambda r: r.uniform(0.15, 0.85, size=(2, 3, 9, 8)), KINK_TOLERANCE),
+    module_case("Soft CLAHE (no clip)", lambda r: SoftCLAHE(0.0, (2, 2), 0.05, 16),
+                lambda r: r.uniform(0.15, 0.85, size=(1, 3, 6, 8)), KINK_TOLERANCE),
     module_case("sRGB to Lab", lambda r: RGBToLab(), lambda r: r.uniform(0.0, 1.0, size=(2, 3, 5, 6))),
     loss_case("Colour statistics loss", lambda: ColourStatisticsLoss(16, 0.05), _photo,
                lambda r: r.uniform(0.0, 1.0, size=(1, 3, 7, 5))),

@@ -5,7 +5,7 @@ import pytest
 import enhance
 from enhance import gradcheck as enhance_gradcheck
 from enhance.differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation,
-                                   SoftEqualize, ToneCurve, UnsharpMask)
+                                   SoftCLAHE, SoftEqualize, ToneCurve, UnsharpMask)
 from nnscratch import gradcheck
 from nnscratch.gradcheck import run_case as gradcheck_run_case
 from tests.conftest import synthetic_photo
@@ -298,3 +298,69 @@ def test_rgb_to_lab_is_within_kornias_rounding_of_its_constants():
     # Kornia writes the linear segment of f as 7.787 t + 4/29 from t > 0.008856 (the CIE's rounded
     # constants); ours uses the exact 24389/27/116 and 216/24389 -- the only difference.
     np.testing.assert_allclose(RGBToLab().forward(photo), theirs, rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("clip_limit", [2.0, 0.0])
+def test_soft_clahe_approaches_clahe_as_the_bandwidth_shrinks(clip_limit):
+    gray = camera()[::2, ::2]                                           # 128 x 128, 4 x 4 tiles of 32²
+    reference = enhance.clahe(gray, clip_limit, (4, 4)).astype(np.float64)   # bit-exact with OpenCV
+    batch_ = np.repeat((gray / 255.0)[None, None], 3, axis=1)
+    errors = []
+    for bandwidth in (0.02, 0.005, 0.001, 0.0003):
+        ours = SoftCLAHE(clip_limit, (4, 4), bandwidth, 256).forward(batch_)[0, 0] * 255
+        errors.append((np.abs(ours - reference).mean(), np.abs(ours - reference).max()))
+    means = [mean for mean, _ in errors]
+    assert all(a > b for a, b in zip(means, means[1:])), errors
+    assert errors[-1][0] < 0.35 and errors[-1][1] < 1.0, errors       # OpenCV rounds its tables to levels
+
+
+def _torch_soft_clahe(torch, t, clip_limit, tiles, bandwidth, knots):
+    from enhance.differentiable import SoftCLAHE as Layer
+
+    layer = Layer(clip_limit, tiles, bandwidth, knots)
+    n, _, height, width = t.shape
+    tile_h, tile_w, (x1, x2, wx), (y1, y2, wy) = layer._geometry(height, width)
+    area, spacing = tile_h * tile_w, 1 / (knots - 1)
+    edges = torch.tensor((np.arange(knots + 1) - 0.5) * spacing, dtype=t.dtype)
+    limit = max(clip_limit * area / knots, 1.0)
+    luma = (t * torch.tensor([0.299, 0.587, 0.114], dtype=t.dtype).reshape(1, 3, 1, 1)).sum(1)
+    index = torch.clamp(torch.floor(luma / spacing).long(), 0, knots - 2)
+    frac = luma / spacing - index
+    wy_, wx_ = torch.tensor(wy)[:, None], torch.tensor(wx)[None, :]
+    ya, yb = torch.tensor(y1)[:, None] * layer.tiles_x, torch.tensor(y2)[:, None] * layer.tiles_x
+    xa, xb = torch.tensor(x1)[None, :], torch.tensor(x2)[None, :]
+    neighbours = [(ya + xa, (1 - wy_) * (1 - wx_)), (ya + xb, (1 - wy_) * wx_), (yb + xa, wy_ * (1 - wx_)),
+                  (yb + xb, wy_ * wx_)]
+    curves = []
+    for image in range(n):
+        tiles_ = luma[image].reshape(layer.tiles_y, tile_h, layer.tiles_x, tile_w).permute(0, 2, 1, 3).reshape(-1, area)
+        tables = []
+        for values in tiles_:
+            cdf = torch.sigmoid((edges[None, :] - values[:, None]) / bandwidth).mean(0)
+            counts = area * (cdf[1:] - cdf[:-1])
+            if clip_limit > 0:
+                excess = torch.clamp(counts - limit, min=0).sum()
+                pattern = torch.tensor(layer._remainder_pattern(excess.item()), dtype=t.dtype)
+                counts = torch.clamp(counts, max=limit) + excess / knots + pattern
+            tables.append(torch.cumsum(counts, 0) / area)
+        table = torch.stack(tables)
+        curve = sum(w * ((1 - frac[image]) * table[tile, index[image]] + frac[image] * table[tile, index[image] + 1])
+                    for tile, w in neighbours)
+        curves.append(curve)
+    curve = torch.stack(curves)
+    return torch.clamp(t + (curve - luma)[:, None], 0, 1)
+
+
+@pytest.mark.parametrize("clip_limit", [1.5, 0.0])
+def test_soft_clahe_matches_pytorch_autograd(clip_limit):
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference (pip install torch==2.13.0)")
+    x = batch(11, shape=(2, 3, 9, 8))
+    upstream = np.random.default_rng(12).normal(size=x.shape)
+    layer = SoftCLAHE(clip_limit, (2, 3), 0.05, 16)
+    ours = layer.forward(x)
+    grad = layer.backward(upstream)
+    tx = torch.tensor(x, requires_grad=True)
+    theirs = _torch_soft_clahe(torch, tx, clip_limit, (2, 3), 0.05, 16)
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
