@@ -17,7 +17,8 @@ over the tensor, i.e. normalised by the largest gradient, which stays
 meaningful when individual gradients are near zero.
 
 Run ``python -m nnscratch.gradcheck`` for a table over every layer and loss
-(``python -m enhance.gradcheck`` for the enhancement layers of ``enhance.differentiable``).
+(``python -m enhance.gradcheck`` for the enhancement layers of ``enhance.differentiable``,
+``python -m colorize.gradcheck`` for the whole colorizer: the engine depends on neither).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import argparse
 import copy
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -225,11 +226,13 @@ class Case:
     build: Callable[[np.random.Generator], tuple]  # rng -> (module or loss, inputs...)
     tolerance: float
     is_loss: bool = False
+    options: dict = field(default_factory=dict)    # for gradcheck: step, max_elements
 
 
-def module_case(name, make_module, make_input, tolerance=SMOOTH_TOLERANCE):
-    """A row of a check table: ``make_module(rng)`` checked on ``make_input(rng)``."""
-    return Case(name, lambda rng: (make_module(rng), make_input(rng)), tolerance)
+def module_case(name, make_module, make_input, tolerance=SMOOTH_TOLERANCE, **options):
+    """A row of a check table: ``make_module(rng)`` checked on ``make_input(rng)`` (``options`` go to
+    :func:`gradcheck`: ``step``, ``max_elements``)."""
+    return Case(name, lambda rng: (make_module(rng), make_input(rng)), tolerance, options=options)
 
 
 def loss_case(name, make_loss, make_pred, make_target, tolerance=SMOOTH_TOLERANCE):
@@ -313,7 +316,7 @@ def run_case(case: Case, dtype=np.float64, seed: int = 0) -> dict[str, float]:
         criterion, pred, target = built
         return gradcheck_loss(criterion, pred, target, dtype=dtype, seed=seed)
     module, x = built
-    return gradcheck(module, x, dtype=dtype, seed=seed)
+    return gradcheck(module, x, dtype=dtype, seed=seed, **case.options)
 
 
 def main(argv: list[str] | None = None, cases: list[Case] | None = None,

@@ -4,7 +4,8 @@ import pytest
 
 import nnscratch as nn
 from colorize.model import Colorizer, build_model, layer_table
-from nnscratch import gradcheck
+from colorize import gradcheck as gradcheck_table
+from nnscratch.gradcheck import run_case
 
 
 def test_default_is_18_hidden_relu_layers_of_3x3_convolutions():
@@ -37,18 +38,10 @@ def test_rejects_bad_configurations_and_inputs():
         Colorizer(width=2).forward(np.zeros((1, 3, 16, 16), dtype=np.float32))
 
 
-@pytest.mark.parametrize("hints, skips", [(False, False), (True, True)])
-def test_whole_colorizer_gradient_check_in_float64(hints, skips):
-    model = Colorizer(hidden_layers=18, width=2, norm="batch", hints=hints, skips=skips, seed=3)
-    for name, param in model.named_parameters():  # keep units off the ReLU kink
-        if name.endswith("bias"):
-            param.data = np.full(param.shape, 0.1, dtype=np.float32)
-    model.body[0].input_grad = True          # check the gradient with respect to the input as well
-    x = np.random.default_rng(0).normal(size=(2, model.in_channels, 16, 16))
-    # Batch norm over a few values per channel amplifies a weight change many times, so a
-    # step of 1e-6 can carry a unit across its ReLU kink; 1e-7 stays clear (rounding ~1e-9).
-    errors = gradcheck(model, x, max_elements=12, step=1e-7)
-    assert "input" in errors and max(errors.values()) <= 1e-5, errors
+@pytest.mark.parametrize("case", gradcheck_table.CASES, ids=[c.name for c in gradcheck_table.CASES])
+def test_whole_colorizer_gradient_check_in_float64(case):
+    errors = run_case(case)                   # python -m colorize.gradcheck prints the same table
+    assert "input" in errors and max(errors.values()) <= case.tolerance, errors
 
 
 def test_colorizer_backward_skips_the_input_gradient_but_not_the_first_layer_weights():
