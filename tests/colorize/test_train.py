@@ -62,30 +62,31 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, t
 
 
 def interrupt_at(monkeypatch, interrupted_step):
-    """Send this process a Ctrl-C (SIGINT) while step ``interrupted_step`` computes: from the thread
-    that meanwhile cuts the next step's crops.  Returns the original batch function."""
-    from colorize.data import CropSampler
+    """Send this process a Ctrl-C (SIGINT) as step ``interrupted_step`` (counted from 0) starts
+    computing, from the main thread, so that the moment is exact.  Returns a function that undoes it."""
+    import importlib
 
-    original = CropSampler.batch
+    train_module = importlib.import_module("colorize.train")   # the module, not the function of that name
+    original = train_module.gradients
+    calls = []
 
-    def batch(self, step, slots=None):
-        if step == interrupted_step + 1:
+    def gradients(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == interrupted_step + 1:
             os.kill(os.getpid(), signal.SIGINT)
-        return original(self, step, slots)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(CropSampler, "batch", batch)
-    return original
+    monkeypatch.setattr(train_module, "gradients", gradients)
+    return lambda: monkeypatch.setattr(train_module, "gradients", original)
 
 
 def test_ctrl_c_saves_a_checkpoint_after_the_current_step(photo_folder, tmp_path, monkeypatch):
-    from colorize.data import CropSampler
-
-    original = interrupt_at(monkeypatch, 2)
+    undo = interrupt_at(monkeypatch, 2)
     with pytest.raises(TrainingInterrupted) as interrupted:
         train(data=photo_folder, out=tmp_path / "run", steps=6, **{**SMALL, "checkpoint_every": 100})
     assert interrupted.value.step == 3 and isinstance(interrupted.value, KeyboardInterrupt)
     assert weights(tmp_path / "run")["step"] == 3
-    monkeypatch.setattr(CropSampler, "batch", original)
+    undo()
     train(data=photo_folder, out=tmp_path / "run", resume=True, progress=False)
     train(data=photo_folder, out=tmp_path / "straight", steps=6, **{**SMALL, "checkpoint_every": 100})
     assert_same_state(weights(tmp_path / "straight"), weights(tmp_path / "run"))
@@ -157,15 +158,14 @@ def test_resume_with_nothing_readable_is_an_error_that_touches_nothing(photo_fol
 def test_cli_ctrl_c_says_where_it_stopped_and_exits_130_and_messages_survive_no_progress(
         photo_folder, tmp_path, monkeypatch, capsys):
     from colorize.cli import main
-    from colorize.data import CropSampler
 
-    original = interrupt_at(monkeypatch, 1)
+    undo = interrupt_at(monkeypatch, 1)
     args = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "5", "--batch-size", "2",
             "--crop", "16", "--width", "2", "--val-fraction", "0.25"]
     assert main(args + ["--no-progress"]) == 130
     err = capsys.readouterr().err
     assert "interrupted at step 2" in err and "--resume" in err and "validation PSNR" in err
-    monkeypatch.setattr(CropSampler, "batch", original)
+    undo()
     assert main(args + ["--resume", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "done: step 5" in captured.out

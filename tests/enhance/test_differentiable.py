@@ -151,7 +151,7 @@ def test_the_enhance_gradcheck_table_passes(case):
 
 
 def test_enhance_gradcheck_command_prints_every_row(capsys):
-    assert enhance_gradcheck.main(["--layer", "soft"]) == 0
+    assert enhance_gradcheck.main(["--layer", "soft eq"]) == 0
     out = capsys.readouterr().out
     assert "Soft equalization" in out and "1 passed, 0 failed" in out
 
