@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -77,6 +78,17 @@ def test_learn_enhancement_example_fits_a_chain_to_a_reference(tmp_path):
     first, last = (float(v) for v in re.search(r"loss ([\d.]+) -> ([\d.]+) in 60 steps", out).groups())
     assert last < 0.5 * first and "parameters: rgb (gains" in out, out
     assert (tmp_path / "learn.png").stat().st_size > 10000
+
+
+def test_colorizer_experiments_example_scores_chroma_scales_and_averages_weights(photo_folder, tmp_path):
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "scale", "--data", photo_folder)
+    assert len(re.findall(r"^chroma x [\d.]+ +gain [-+][\d.]+ dB, \d+ of 4 above gray", out, re.MULTILINE)) == 7, out
+    shipped = ROOT / "colorize" / "weights" / "colorizer.npz"
+    run_example(ROOT / "examples" / "colorizer_experiments.py", "soup", shipped, shipped, "-o", tmp_path / "soup.npz")
+    import nnscratch as nn
+
+    soup, original = nn.load(tmp_path / "soup.npz")["model"], nn.load(shipped)["model"]
+    assert all(np.allclose(soup[k], original[k].astype(np.float32), rtol=1e-6) for k in original)
 
 
 def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():

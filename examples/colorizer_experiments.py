@@ -1,0 +1,91 @@
+"""Inference-time experiments on a trained colorizer, as the model card reports them.
+
+    python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
+    python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
+    python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] -o soup.npz
+
+* ``scale``: the predicted chroma times s (0.5 ... 1.1) — mean PSNR gain over gray, photos above
+  it, the worst photo, colourfulness against the truth's.
+* ``views``: the predictions of several views averaged (the mirror image, working sizes 224, 256
+  and 288, both).
+* ``soup``: the element-wise weighted average of the weights of several model files or
+  checkpoints (a checkpoint gives its moving average), written as a model file that
+  ``colorize evaluate --checkpoint soup.npz`` scores.
+Every photo is scored at full size, as ``colorize evaluate`` does.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import nnscratch as nn
+from colorize.color import lab_to_rgb
+from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab
+from colorize.metrics import colorfulness, psnr
+from enhance import find_images, read_image
+
+
+def full_size_ab(model, light, size=256, mirror=False):
+    height, width = light.shape
+    view = np.ascontiguousarray(light[:, ::-1]) if mirror else light
+    ab = predict_ab(model, view, size)
+    full = np.stack([_resize(ab[..., 0], width, height), _resize(ab[..., 1], width, height)], axis=-1)
+    return full[:, ::-1] if mirror else full
+
+
+def score(rows):
+    """rows: (gain, colourfulness, truth colourfulness) per photo -> one line."""
+    gains = np.array([r[0] for r in rows])
+    ratio = np.mean([r[1] for r in rows]) / np.mean([r[2] for r in rows])
+    return (f"gain {gains.mean():+.2f} dB, {int((gains > 0).sum())} of {len(gains)} above gray, "
+            f"worst {gains.min():+.2f} dB, colourfulness {ratio:.0%}")
+
+
+def experiment(args, variants):
+    model = load_model(args.checkpoint)
+    results = {name: [] for name in variants}
+    for path in find_images(args.data):
+        truth = read_image(path)[..., :3]
+        light = image_lightness(truth)
+        gray = psnr(gray_baseline(truth), truth)
+        cache = {}
+        for name, (views, factor) in variants.items():
+            ab = np.mean([cache.setdefault(v, full_size_ab(model, light, *v)) for v in views], axis=0) * factor
+            rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], ab], axis=-1)) * 255).astype(np.uint8)
+            results[name].append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
+    for name, rows in results.items():
+        print(f"{name:<22} {score(rows)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    for name in ("scale", "views"):
+        one = sub.add_parser(name)
+        one.add_argument("--data", required=True, help="folder of colour validation photos")
+        one.add_argument("--checkpoint", help="model file, checkpoint or run folder (default: the shipped model)")
+    soup = sub.add_parser("soup")
+    soup.add_argument("models", nargs="+")
+    soup.add_argument("--weights", nargs="+", type=float)
+    soup.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    if args.what == "scale":
+        experiment(args, {f"chroma x {s}": ([(256, False)], s) for s in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)})
+    elif args.what == "views":
+        sizes = [(224, False), (256, False), (288, False)]
+        experiment(args, {"one view": ([(256, False)], 1.0), "mirror": ([(256, False), (256, True)], 1.0),
+                          "three sizes": (sizes, 1.0), "sizes and mirrors": (sizes + [(s, True) for s, _ in sizes], 1.0)})
+    else:
+        weights = args.weights or [1 / len(args.models)] * len(args.models)
+        if len(weights) != len(args.models):
+            parser.error("give one weight per model")
+        models = [load_model(Path(m)) for m in args.models]
+        states = [m.state_dict() for m in models]
+        average = {k: sum(w * s[k].astype(np.float64) for w, s in zip(weights, states)).astype(np.float32)
+                   if states[0][k].dtype.kind == "f" else states[0][k] for k in states[0]}
+        nn.save(args.output, {"format": "colorize-model", "config": {"model": models[0].config}, "model": average})
+        print(f"wrote {args.output}: " + " + ".join(f"{w:g} x {m}" for w, m in zip(weights, args.models)))
+
+
+if __name__ == "__main__":
+    main()
