@@ -19,7 +19,7 @@ from nnscratch.backend import asnumpy, get_array_module
 
 from .checkpoints import latest_checkpoint
 from .color import lab_to_rgb, lightness, rgb_to_lab
-from .hints import check_hints, hint_channels
+from .hints import check_hints, hint_channels, spread_hints
 from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, normalize_lightness
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
@@ -120,7 +120,9 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units.
 
     ``hints`` are checked hints in ``light``'s pixel coordinates (see
-    :func:`colorize.hints.check_hints`); a model without hint input takes none.
+    :func:`colorize.hints.check_hints`): the network sees them as input channels, and its
+    result is then pulled to their colours (:func:`colorize.hints.spread_hints`).  A model
+    without hint input takes none.
     """
     height, width = working_size(*light.shape, size)
     small = _resize(light, width, height)
@@ -148,7 +150,8 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
         output = asnumpy(model.forward(network_input))
     finally:
         model.train(was_training)
-    return (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
+    ab = (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
+    return spread_hints(ab, small, hints, light.shape) if hints else ab
 
 
 def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE,

@@ -8,8 +8,8 @@ from PIL import Image
 import nnscratch as nn
 from colorize import colorize, rgb_to_lab, train
 from colorize.cli import main
-from colorize.hints import (check_hints, draw_hints, hint_channels, parse_color, parse_hint_option,
-                            read_hints_file, training_hint_channels, truth_hints)
+from colorize.hints import (SPREAD_PRIOR, check_hints, draw_hints, hint_channels, parse_color, parse_hint_option,
+                            read_hints_file, spread_hints, training_hint_channels, truth_hints)
 from colorize.infer import load_model
 from colorize.model import AB_SCALE, Colorizer
 from enhance.io import read_image
@@ -99,6 +99,58 @@ def test_truth_hints_are_reproducible_colours_of_the_photo():
 @pytest.fixture(scope="module")
 def hint_model():
     return Colorizer(hidden_layers=18, width=2, hints=True, seed=1).eval()
+
+
+def _chroma_of(hex_colour):
+    """(a, b) of an sRGB colour by scikit-image's conversion (independent of ours)."""
+    skimage_color = pytest.importorskip("skimage.color", reason="scikit-image is the Lab reference")
+    rgb = np.array(parse_color(hex_colour), dtype=np.float64).reshape(1, 1, 3) / 255
+    return skimage_color.rgb2lab(rgb)[0, 0, 1:]
+
+
+def test_a_spread_point_corrects_its_side_of_a_lightness_edge_and_not_the_other():
+    # working image 40 x 80: lightness 30 on the left half, 80 on the right; the network said gray
+    lightness = np.full((40, 80), 30.0, dtype=np.float32)
+    lightness[:, 40:] = 80.0
+    ab = np.zeros((40, 80, 2), dtype=np.float32)
+    hints = check_hints([(40, 20, "#c03020")], 80, 160)        # image twice the working size: pixel (20, 10)
+    spread = spread_hints(ab, lightness, hints, (80, 160))
+    red = _chroma_of("#c03020")
+    rows, cols = np.mgrid[0:40, 0:80]
+    weight = np.exp(-((rows - 20) ** 2 + (cols - 10) ** 2) / (2 * (0.25 * 80) ** 2))
+    expected = red * (weight / (weight + SPREAD_PRIOR))[..., None]
+    np.testing.assert_allclose(spread[:, :40], expected[:, :40], atol=0.02)       # hint_chroma vs skimage rounding
+    assert np.abs(spread[20, 10] - red / (1 + SPREAD_PRIOR)).max() < 0.02
+    assert np.abs(spread[:, 40:]).max() < 0.01 * np.abs(red).max()                # across the edge: untouched
+    assert spread.dtype == np.float32 and spread.shape == ab.shape
+
+
+def test_spreading_corrects_the_residual_so_a_right_network_is_left_alone():
+    lightness = np.full((24, 24), 50.0, dtype=np.float32)
+    blue = _chroma_of("#3050c0")
+    ab = np.broadcast_to(blue.astype(np.float32), (24, 24, 2)).copy()       # the network already got it right
+    hints = check_hints([(5, 5, "#3050c0"), (18, 18, "#3050c0")], 24, 24)
+    np.testing.assert_allclose(spread_hints(ab, lightness, hints, (24, 24)), ab, atol=0.02)
+    # two points that disagree: between them a blend, bounded by their residuals
+    hints = check_hints([(12, 2, "#3050c0"), (12, 21, "#c03020")], 24, 24)
+    spread = spread_hints(np.zeros_like(ab), lightness, hints, (24, 24))
+    red = _chroma_of("#c03020")
+    for channel in range(2):
+        low, high = sorted((blue[channel], red[channel]))
+        assert low - 0.02 <= spread[12, 11, channel] <= high + 0.02
+    assert spread_hints(ab, lightness, [], (24, 24)) is ab
+
+
+def test_a_hinted_colorization_takes_the_points_colour_where_the_point_is(hint_model):
+    photo = synthetic_photo(64, 96, seed=3)
+    hints = [(20, 30, "#20a040"), (50, 80, "#c03020")]
+    result = colorize(photo, hint_model, hints=hints)
+    automatic = colorize(photo, hint_model)
+    for y, x, colour in hints:
+        wanted = _chroma_of(colour)
+        got = rgb_to_lab(result[y - 1:y + 2, x - 1:x + 2].astype(np.float32) / 255)[..., 1:].mean(axis=(0, 1))
+        before = rgb_to_lab(automatic[y - 1:y + 2, x - 1:x + 2].astype(np.float32) / 255)[..., 1:].mean(axis=(0, 1))
+        assert np.linalg.norm(got - wanted) < 0.5 * np.linalg.norm(before - wanted) + 3
 
 
 def test_no_hints_is_exactly_the_automatic_result(hint_model):
