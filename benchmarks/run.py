@@ -247,6 +247,100 @@ def training_rows(batch: int, crop: int, repeats: int):
              fmt(theirs * 1e3 if theirs else NOT_INSTALLED, 0), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
 
 
+# Where a training step's time goes: our layers by kind, against the aten operators PyTorch runs for them.
+STEP_PARTS = [("Conv2d", "forward", ["aten::convolution"]),
+              ("Conv2d", "backward", ["aten::convolution_backward"]),
+              ("BatchNorm2d", "forward", ["aten::batch_norm"]),
+              ("BatchNorm2d", "backward", ["aten::native_batch_norm_backward"]),
+              ("ReLU", "forward", ["aten::relu", "aten::relu_"]),
+              ("ReLU", "backward", ["aten::threshold_backward"]),
+              ("Upsample", "forward", ["aten::upsample_bilinear2d"]),
+              ("Upsample", "backward", ["aten::upsample_bilinear2d_backward"]),
+              ("Tanh", "forward", ["aten::tanh"]),
+              ("Tanh", "backward", ["aten::tanh_backward"]),
+              ("loss", "forward and backward", ["aten::smooth_l1_loss", "aten::smooth_l1_loss_backward"]),
+              ("Adam", "step", ["Optimizer.step#Adam.step"])]
+
+
+def step_breakdown_rows(batch: int, crop: int, repeats: int):
+    """One training step of the default colorizer split by layer kind, ours beside PyTorch's operators.
+
+    Ours: every layer's forward and backward timed as it runs inside the step (summed over the
+    layers of a kind, median over ``repeats`` steps).  PyTorch: its profiler's inclusive time of
+    the operators that do the same work.  "everything else" is the step's wall time less the parts:
+    skip additions, the zeroing of gradients, Python between the calls.
+    """
+    model = Colorizer()
+    optimizer = nn.Adam(model.parameters())
+    criterion = nn.SmoothL1Loss(beta=0.1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, crop, crop)).astype(np.float32)
+    target = rng.uniform(-0.5, 0.5, (batch, 2, crop, crop)).astype(np.float32)
+    spent: dict[tuple[str, str], float] = {}
+
+    def timing(key, function):
+        def timed_call(*args):
+            start = time.perf_counter()
+            result = function(*args)
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+            return result
+        return timed_call
+
+    for layer in model.body:
+        kind = type(layer).__name__
+        layer.forward = timing((kind, "forward"), layer.forward)
+        layer.backward = timing((kind, "backward"), layer.backward)
+    loss_forward = timing(("loss", "forward and backward"), criterion.forward)
+    loss_backward = timing(("loss", "forward and backward"), criterion.backward)
+    adam_step = timing(("Adam", "step"), optimizer.step)
+    samples: dict[tuple[str, str], list[float]] = {}
+    for repeat in range(repeats + 1):         # the first step warms up
+        spent.clear()
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_forward(model.forward(x), target)
+        model.backward(loss_backward())
+        adam_step()
+        spent[("step", "")] = time.perf_counter() - start
+        if repeat:
+            for key, seconds in spent.items():
+                samples.setdefault(key, []).append(seconds)
+    ours = {key: statistics.median(values) for key, values in samples.items()}
+    theirs = {}
+    if torch is not None:
+        from torch.profiler import ProfilerActivity, profile
+
+        reference = torch_colorizer(model)
+        torch_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
+        tx, tt = torch.from_numpy(x), torch.from_numpy(target)
+
+        def torch_step():
+            torch_optimizer.zero_grad()
+            torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
+            torch_optimizer.step()
+        torch_step()
+        start = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            for _ in range(repeats):
+                torch_step()
+        theirs[("step", "")] = (time.perf_counter() - start) / repeats
+        totals = {event.key: event.cpu_time_total / 1e6 / repeats for event in profiler.key_averages()}
+        for kind, phase, names in STEP_PARTS:
+            theirs[(kind, phase)] = sum(totals.get(name, 0.0) for name in names)
+    rows = []
+    for kind, phase, _ in STEP_PARTS + [("everything else", "", None), ("step", "", None)]:
+        key = (kind, phase)
+        if kind == "everything else":
+            mine = ours[("step", "")] - sum(ours.get((k, p), 0.0) for k, p, _ in STEP_PARTS)
+            other = (theirs[("step", "")] - sum(theirs[(k, p)] for k, p, _ in STEP_PARTS)) if theirs else None
+        else:
+            mine, other = ours.get(key, 0.0), theirs.get(key) if theirs else None
+        rows.append([f"{kind} {phase}".strip(), f"{mine * 1e3:.1f}", f"{mine / ours[('step', '')]:.0%}",
+                     fmt(other * 1e3 if other is not None else (NOT_INSTALLED if torch is None else None)),
+                     fmt(mine / other if other else (NOT_INSTALLED if torch is None else None), 2)])
+    return rows
+
+
 def inference_rows(repeats: int, megapixels: float):
     model = Colorizer().eval()
     height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
@@ -352,6 +446,11 @@ def main() -> int:
     results["training"] = rows
     output.append(table("3. Training step (forward, Huber loss, backward, Adam)",
                         ["step", "ms", "images/s", "peak MB (traced)", "torch ms", "ratio"], rows))
+
+    rows = step_breakdown_rows(8 if args.quick else 16, 128, repeats)
+    results["training_breakdown"] = rows
+    output.append(table("3b. Where a training step's time goes (our layers by kind; PyTorch's operators, from its profiler)",
+                        ["part", "ours ms", "of our step", "torch ms", "ratio"], rows))
 
     rows = inference_rows(max(1, repeats // 2), 3.0 if args.quick else 12.0)
     results["inference"] = rows
