@@ -212,13 +212,30 @@ def torch_colorizer(model: Colorizer):
     return TorchColorizer()
 
 
-def training_rows(batch: int, crop: int, repeats: int):
+def training_setup(batch: int, crop: int):
+    """The default colorizer, Adam, the Huber loss and one seeded batch: what a training step needs."""
     model = Colorizer()
-    optimizer = nn.Adam(model.parameters())
-    criterion = nn.SmoothL1Loss(beta=0.1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 1, crop, crop)).astype(np.float32)
     target = rng.uniform(-0.5, 0.5, (batch, 2, crop, crop)).astype(np.float32)
+    return model, nn.Adam(model.parameters()), nn.SmoothL1Loss(beta=0.1), x, target
+
+
+def torch_training_step(model: Colorizer, x, target):
+    """One PyTorch training step of the same network with our weights, as a function."""
+    reference = torch_colorizer(model)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
+    tx, tt = torch.from_numpy(x), torch.from_numpy(target)
+
+    def torch_step():
+        optimizer.zero_grad()
+        torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
+        optimizer.step()
+    return torch_step
+
+
+def training_rows(batch: int, crop: int, repeats: int):
+    model, optimizer, criterion, x, target = training_setup(batch, crop)
 
     def step():
         optimizer.zero_grad()
@@ -234,15 +251,7 @@ def training_rows(batch: int, crop: int, repeats: int):
     if torch is None:
         ours, = timed_together([step], repeats)
     else:
-        reference = torch_colorizer(model)
-        torch_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
-        tx, tt = torch.from_numpy(x), torch.from_numpy(target)
-
-        def torch_step():
-            torch_optimizer.zero_grad()
-            torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
-            torch_optimizer.step()
-        ours, theirs = timed_together([step, torch_step], repeats)
+        ours, theirs = timed_together([step, torch_training_step(model, x, target)], repeats)
     return [[f"batch {batch}, {crop}²", f"{ours * 1e3:.0f}", f"{batch / ours:.1f}", f"{peak / 1e6:.0f}",
              fmt(theirs * 1e3 if theirs else NOT_INSTALLED, 0), fmt(ours / theirs if theirs else NOT_INSTALLED, 2)]]
 
@@ -270,12 +279,7 @@ def step_breakdown_rows(batch: int, crop: int, repeats: int):
     the operators that do the same work.  "everything else" is the step's wall time less the parts:
     skip additions, the zeroing of gradients, Python between the calls.
     """
-    model = Colorizer()
-    optimizer = nn.Adam(model.parameters())
-    criterion = nn.SmoothL1Loss(beta=0.1)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 1, crop, crop)).astype(np.float32)
-    target = rng.uniform(-0.5, 0.5, (batch, 2, crop, crop)).astype(np.float32)
+    model, optimizer, criterion, x, target = training_setup(batch, crop)
     spent: dict[tuple[str, str], float] = {}
 
     def timing(key, function):
@@ -310,14 +314,7 @@ def step_breakdown_rows(batch: int, crop: int, repeats: int):
     if torch is not None:
         from torch.profiler import ProfilerActivity, profile
 
-        reference = torch_colorizer(model)
-        torch_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-4)
-        tx, tt = torch.from_numpy(x), torch.from_numpy(target)
-
-        def torch_step():
-            torch_optimizer.zero_grad()
-            torch.nn.functional.smooth_l1_loss(reference(tx), tt, beta=0.1).backward()
-            torch_optimizer.step()
+        torch_step = torch_training_step(model, x, target)
         torch_step()
         start = time.perf_counter()
         with profile(activities=[ProfilerActivity.CPU]) as profiler:
