@@ -3,6 +3,7 @@
     python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] -o soup.npz
+    python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
 
 * ``scale``: the predicted chroma times s (0.5 ... 1.1) — mean PSNR gain over gray, photos above
   it, the worst photo, colourfulness against the truth's.
@@ -11,6 +12,8 @@
 * ``soup``: the element-wise weighted average of the weights of several model files or
   checkpoints (a checkpoint gives its moving average), written as a model file that
   ``colorize evaluate --checkpoint soup.npz`` scores.
+* ``ensemble``: the predictions (not the weights) of several models averaged — each model alone,
+  then all of them together.
 Every photo is scored at full size, as ``colorize evaluate`` does.
 """
 import argparse
@@ -41,8 +44,10 @@ def score(rows):
             f"worst {gains.min():+.2f} dB, colourfulness {ratio:.0%}")
 
 
-def experiment(args, variants):
-    model = load_model(args.checkpoint)
+def experiment(args, variants, models=None):
+    """Score each variant: ``name -> (views, factor)``, a view being ``(size, mirror)`` or, with
+    several ``models``, ``(size, mirror, model index)``; the views' chroma is averaged, then scaled."""
+    models = models or [load_model(args.checkpoint)]
     results = {name: [] for name in variants}
     for path in find_images(args.data):
         truth = read_image(path)[..., :3]
@@ -50,7 +55,8 @@ def experiment(args, variants):
         gray = psnr(gray_baseline(truth), truth)
         cache = {}
         for name, (views, factor) in variants.items():
-            ab = np.mean([cache.setdefault(v, full_size_ab(model, light, *v)) for v in views], axis=0) * factor
+            ab = np.mean([cache.setdefault(v, full_size_ab(models[v[2] if len(v) > 2 else 0], light, *v[:2]))
+                          for v in views], axis=0) * factor
             rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], ab], axis=-1)) * 255).astype(np.uint8)
             results[name].append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
     for name, rows in results.items():
@@ -64,6 +70,9 @@ def main():
         one = sub.add_parser(name)
         one.add_argument("--data", required=True, help="folder of colour validation photos")
         one.add_argument("--checkpoint", help="model file, checkpoint or run folder (default: the shipped model)")
+    ensemble = sub.add_parser("ensemble")
+    ensemble.add_argument("models", nargs="+")
+    ensemble.add_argument("--data", required=True, help="folder of colour validation photos")
     soup = sub.add_parser("soup")
     soup.add_argument("models", nargs="+")
     soup.add_argument("--weights", nargs="+", type=float)
@@ -75,6 +84,11 @@ def main():
         sizes = [(224, False), (256, False), (288, False)]
         experiment(args, {"one view": ([(256, False)], 1.0), "mirror": ([(256, False), (256, True)], 1.0),
                           "three sizes": (sizes, 1.0), "sizes and mirrors": (sizes + [(s, True) for s, _ in sizes], 1.0)})
+    elif args.what == "ensemble":
+        models = [load_model(Path(m)) for m in args.models]
+        variants = {f"model {i + 1} alone": ([(256, False, i)], 1.0) for i in range(len(models))}
+        variants["all averaged"] = ([(256, False, i) for i in range(len(models))], 1.0)
+        experiment(args, variants, models)
     else:
         weights = args.weights or [1 / len(args.models)] * len(args.models)
         if len(weights) != len(args.models):

@@ -89,6 +89,10 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_averages_weights
 
     soup, original = nn.load(tmp_path / "soup.npz")["model"], nn.load(shipped)["model"]
     assert all(np.allclose(soup[k], original[k].astype(np.float32), rtol=1e-6) for k in original)
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
+                      "--data", photo_folder)
+    scores = re.findall(r"^(model 1 alone|model 2 alone|all averaged) +(gain .*)$", out, re.MULTILINE)
+    assert len(scores) == 3 and len({line for _, line in scores}) == 1, out     # the same model twice: one score
 
 
 def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():
