@@ -6,7 +6,7 @@ import numpy as np
 from nnscratch.backend import get_array_module
 
 from ._image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
-from .point import fma32, pillow_enhance
+from .point import blend_table, fma32, pillow_enhance
 
 # Pillow's ImageFilter.SMOOTH: [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, weights rounded to float32.
 _SMOOTH_EDGE = np.float32(1 / 13)
@@ -67,8 +67,6 @@ def _sharpen_uint8(colour, factor: float):
     smoothed level and the original index the table of all 256 x 256 blends straight away.
     The float32 operations and their order are ``smooth``'s, hence Pillow's.
     """
-    from .point import blend_table
-
     xp = get_array_module(colour)
     height, width = colour.shape[:2]
     step = 1 if colour.ndim == 2 else colour.shape[2]
