@@ -78,18 +78,27 @@ class BatchNorm2d(Module):
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, count)
         else:
+            # Evaluation: one affine pass, y = x * scale + (bias - mean * scale); backward centres
+            # the kept input chunk by chunk when it needs x - mean (for the weight's gradient).
             mean, var = self.running_mean, self.running_var
-            centered = rows - mean
+            centered = None
         inv_std = 1.0 / xp.sqrt(var + self.eps)
         # y = centered * (weight / std) + bias: the normalised x̂ = centered / std is never stored;
-        # backward works from ``centered`` and ``inv_std``.
+        # backward works from ``centered`` (the input itself in evaluation) and ``inv_std``.
         scale = inv_std * self.weight.data if self.affine else inv_std
         out = xp.empty_like(rows)
+        if centered is None:
+            shift = (self.bias.data if self.affine else 0) - mean * scale
+            for start, stop, _ in _chunks(rows, xp, scratch=False):
+                xp.multiply(rows[start:stop], scale, out=out[start:stop])
+                out[start:stop] += shift
+            self._cache = (rows, inv_std, use_batch, x.shape, count, mean)
+            return rows_to_nchw(out, n, h, w)
         for start, stop, _ in _chunks(rows, xp, scratch=False):
             xp.multiply(centered[start:stop], scale, out=out[start:stop])
             if self.affine:
                 out[start:stop] += self.bias.data
-        self._cache = (centered, inv_std, use_batch, x.shape, count)
+        self._cache = (centered, inv_std, use_batch, x.shape, count, None)
         return rows_to_nchw(out, n, h, w)
 
     def _update_running(self, mean, var, count):
@@ -101,14 +110,18 @@ class BatchNorm2d(Module):
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[3])
-        centered, inv_std, use_batch, (n, c, h, w), count = self._cache
+        centered, inv_std, use_batch, (n, c, h, w), count, eval_mean = self._cache
         xp = get_array_module(grad_output)
         grad_rows = nhwc_rows(grad_output)
         ones = xp.ones(grad_rows.shape[0], dtype=grad_rows.dtype)
         grad_bias = ones @ grad_rows                 # sum of g per channel
         products = xp.zeros(c, dtype=grad_rows.dtype)
         for start, stop, product in _chunks(grad_rows, xp):
-            xp.multiply(grad_rows[start:stop], centered[start:stop], out=product)
+            if eval_mean is None:
+                xp.multiply(grad_rows[start:stop], centered[start:stop], out=product)
+            else:                                    # evaluation kept the input: centre it here
+                xp.subtract(centered[start:stop], eval_mean, out=product)
+                product *= grad_rows[start:stop]
             products += ones[:stop - start] @ product
         grad_weight = products * inv_std             # sum of g x̂ per channel
         if self.affine:     # this process's share; nnscratch.distributed averages parameter gradients
