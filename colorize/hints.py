@@ -102,19 +102,20 @@ def hint_chroma(colours) -> np.ndarray:
     return rgb_to_lab(rgb)[:, 0, 1:].astype(np.float32)
 
 
-def _hint_squares(hints, image_shape: tuple[int, int], working_shape: tuple[int, int], patch: int):
-    """The ``patch`` x ``patch`` square of working pixels each checked hint marks: (rows, cols) slices.
-
-    A point (y, x) lands on working pixel ``(floor(y * h / H), floor(x * w / W))``; its square
-    is centred there and cut at the image's edges.
-    """
+def _hint_centres(hints, image_shape: tuple[int, int], working_shape: tuple[int, int]):
+    """The working pixel each checked hint lands on: ``(floor(y * h / H), floor(x * w / W))``."""
     height, width = image_shape
     rows, cols = working_shape
+    return [(min(int(y * rows / height), rows - 1), min(int(x * cols / width), cols - 1)) for y, x, _ in hints]
+
+
+def _hint_squares(centres, patch: int):
+    """The ``patch`` x ``patch`` square of working pixels around each centre, cut at the image's
+    edges: (rows, cols) slices."""
     squares = []
-    for y, x, _ in hints:
-        row = min(int(y * rows / height), rows - 1) - patch // 2
-        col = min(int(x * cols / width), cols - 1) - patch // 2
-        squares.append((slice(max(row, 0), max(row + patch, 0)), slice(max(col, 0), max(col + patch, 0))))
+    for row, col in centres:
+        top, left = row - patch // 2, col - patch // 2
+        squares.append((slice(max(top, 0), max(top + patch, 0)), slice(max(left, 0), max(left + patch, 0))))
     return squares
 
 
@@ -132,7 +133,7 @@ def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int,
     chroma = hint_chroma([colour for _, _, colour in hints]) / AB_SCALE
     sums = np.zeros((2, rows, cols))
     counts = np.zeros((rows, cols))
-    for window, value in zip(_hint_squares(hints, image_shape, working_shape, patch), chroma):
+    for window, value in zip(_hint_squares(_hint_centres(hints, image_shape, working_shape), patch), chroma):
         sums[(slice(None), *window)] += value[:, None, None]
         counts[window] += 1
     np.divide(sums, counts, out=channels[:2], where=counts > 0, casting="unsafe")
@@ -178,11 +179,10 @@ def spread_hints(ab: np.ndarray, lightness: np.ndarray, hints, image_shape: tupl
     column = np.arange(cols, dtype=np.float64)[None, :]
     weighted = np.zeros((rows, cols, 2))
     total = np.zeros((rows, cols))
-    for (y, x, _), window, colour in zip(hints, _hint_squares(hints, image_shape, (rows, cols), patch), chroma):
+    centres = _hint_centres(hints, image_shape, (rows, cols))
+    for (centre_row, centre_col), window, colour in zip(centres, _hint_squares(centres, patch), chroma):
         residual = colour - ab[window].reshape(-1, 2).mean(axis=0)
         level = lightness[window].mean()
-        centre_row = min(int(y * rows / image_shape[0]), rows - 1)
-        centre_col = min(int(x * cols / image_shape[1]), cols - 1)
         weight = np.exp(-((line - centre_row) ** 2 + (column - centre_col) ** 2) / reach
                         - (lightness - level) ** 2 / (2 * lightness_scale ** 2))
         weighted += weight[..., None] * residual

@@ -81,19 +81,18 @@ class BatchNorm2d(Module):
             # Evaluation: one affine pass, y = x * scale + (bias - mean * scale); backward centres
             # the kept input chunk by chunk when it needs x - mean (for the weight's gradient).
             mean, var = self.running_mean, self.running_var
-            centered = None
         inv_std = 1.0 / xp.sqrt(var + self.eps)
         # y = centered * (weight / std) + bias: the normalised x̂ = centered / std is never stored;
         # backward works from ``centered`` (the input itself in evaluation) and ``inv_std``.
         scale = inv_std * self.weight.data if self.affine else inv_std
+        bias = self.bias.data if self.affine else 0
+        source, shift = (centered, bias) if use_batch else (rows, bias - mean * scale)
         out = xp.empty_like(rows)
-        if centered is None:
-            shift = (self.bias.data if self.affine else 0) - mean * scale
-            for start, stop, _ in _chunks(rows, xp, scratch=False):
-                xp.multiply(rows[start:stop], scale, out=out[start:stop])
-                out[start:stop] += shift
-            self._cache = (rows, inv_std, use_batch, x.shape, count, mean)
-            return rows_to_nchw(out, n, h, w)
+        for start, stop, _ in _chunks(rows, xp, scratch=False):
+            xp.multiply(source[start:stop], scale, out=out[start:stop])
+            out[start:stop] += shift
+        self._cache = (source, inv_std, use_batch, x.shape, count, None if use_batch else mean)
+        return rows_to_nchw(out, n, h, w)
         for start, stop, _ in _chunks(rows, xp, scratch=False):
             xp.multiply(centered[start:stop], scale, out=out[start:stop])
             if self.affine:
