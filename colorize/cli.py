@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--photo-size", type=_positive_int, default=320, metavar="PX",
                      help="photos are decoded once and kept at this long side; crops are cut at 0.7-1.0 of it "
                           "(default 320: the network sees photos at the scale it colorizes at)")
+    fit.add_argument("--light-jitter", type=float, default=0.0, metavar="S",
+                     help="a random tone curve on each crop's lightness (gamma within exp(+-S), contrast within "
+                          "exp(+-S/2)), its colours unchanged: photos as other films or scans record them "
+                          "(default 0: none)")
     fit.add_argument("--weight-decay", type=float, default=0.0, metavar="L2",
                      help="L2 penalty on the weights in Adam, as torch.optim.Adam's weight_decay (default 0)")
     fit.add_argument("--ema-decay", type=_fraction, default=0.999,

@@ -7,6 +7,7 @@ nothing but k, and gives exactly the batches an uninterrupted run would see.
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,23 +117,48 @@ def lab_pair(rgb_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             (lab[..., 1:] / AB_SCALE).transpose(2, 0, 1))
 
 
+def jitter_lightness(light: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A random tone curve on normalised lightness (values in [-1, 1]): the same photo as another
+    film, exposure or scan would have recorded it, its colours unchanged.
+
+    With ``t = (L + 1) / 2`` in [0, 1]: ``t ** g`` with ``log g`` uniform in ``[-strength, strength]``,
+    then its contrast about its own mean scaled by ``exp(u)``, ``u`` uniform in
+    ``[-strength / 2, strength / 2]``, clipped to [0, 1].  Monotone, so the order of
+    lightness values is kept; ``strength`` 0 returns the input unchanged.
+    """
+    if strength == 0:
+        return light
+    gamma = math.exp(rng.uniform(-strength, strength))
+    contrast = math.exp(rng.uniform(-strength / 2, strength / 2))
+    tone = np.clip((light + 1) / 2, 0, 1) ** gamma
+    centre = tone.mean()
+    tone = np.clip(centre + contrast * (tone - centre), 0, 1)
+    return (2 * tone - 1).astype(light.dtype)
+
+
 class CropSampler:
     """Batches of random crops at random scales, with horizontal flips.
 
     ``scale`` is the range of downscaling factors applied before cropping
     (1 = the photo's own resolution); each crop is resampled to ``crop`` x
-    ``crop`` pixels with Pillow's antialiased bilinear filter.
+    ``crop`` pixels with Pillow's antialiased bilinear filter.  ``light_jitter``
+    puts a random tone curve on each crop's lightness (:func:`jitter_lightness`; 0: none),
+    from a generator of its own, so the crops and hints are those of a run without it.
     """
 
     def __init__(self, photos: PhotoSet, batch_size: int, crop: int, seed: int,
-                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True, hints: bool = False):
+                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True, hints: bool = False,
+                 light_jitter: float = 0.0):
         if batch_size < 1 or crop < 8 or crop % 8:
             raise ValueError(f"batch size must be >= 1 and crop a multiple of 8 (>= 8), got {batch_size} and {crop}")
         low, high = scale
         if not 0 < low <= high:
             raise ValueError(f"scale range must satisfy 0 < low <= high, got {scale}")
+        if not 0 <= light_jitter <= 2:
+            raise ValueError(f"light_jitter must be in [0, 2], got {light_jitter}")
         self.photos, self.batch_size, self.crop, self.seed = photos, batch_size, crop, seed
         self.scale, self.flip, self.hints = (float(low), float(high)), flip, hints
+        self.light_jitter = float(light_jitter)
         self._permutations: dict[int, np.ndarray] = {}
 
     def _image_index(self, position: int) -> int:
@@ -176,6 +202,9 @@ class CropSampler:
             rng = np.random.default_rng((self.seed, 2, step, slot))
             image = self.photos.images[self._image_index(step * self.batch_size + slot)]
             inputs[row, :1], targets[row] = lab_pair(self._crop(image, rng))
+            if self.light_jitter:
+                inputs[row, 0] = jitter_lightness(inputs[row, 0], np.random.default_rng((self.seed, 5, step, slot)),
+                                                  self.light_jitter)
             if self.hints:
                 inputs[row, 1:] = training_hint_channels(targets[row], np.random.default_rng((self.seed, 4, step, slot)))
         return inputs, targets

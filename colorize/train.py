@@ -163,6 +163,7 @@ class TrainingSettings:
     min_colorfulness: float = 5.0       # photos less colourful are skipped
     photo_size: int | None = 320        # photos are decoded once at this long side
     scale: tuple[float, float] = (0.7, 1.0)   # crops are cut at this range of it
+    light_jitter: float = 0.0           # random tone curves on the crops' lightness (0: none)
     ema_decay: float = 0.999            # moving average of the weights (0: off)
 
     def check(self) -> None:
@@ -181,6 +182,8 @@ class TrainingSettings:
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.light_jitter <= 2:
+            raise ValueError(f"light_jitter must be in [0, 2], got {self.light_jitter}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
 
@@ -290,7 +293,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else [str(p) for p in val_paths]
     model_config = check_config(**config["model"])
     sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
-                          hints=model_config["hints"])
+                          hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0))
     total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
 
     model = build_model(config["model"], seed=config["seed"])
@@ -424,7 +427,7 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
 
 RESUMABLE_CHANGES = ("lr", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
-                   "photo_size", "scale", "min_colorfulness", "ema_decay", "val_size")
+                   "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size")
 
 
 def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:

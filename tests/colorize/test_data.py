@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize.data import CropSampler, PhotoSet
+from colorize.data import CropSampler, PhotoSet, jitter_lightness
 from tests.conftest import synthetic_photo
 
 
@@ -65,3 +65,33 @@ def test_sampler_checks_its_settings(photo_folder):
         CropSampler(photos, 2, 12, seed=0)
     with pytest.raises(ValueError, match="scale range"):
         CropSampler(photos, 2, 16, seed=0, scale=(0, 1))
+    with pytest.raises(ValueError, match="light_jitter"):
+        CropSampler(photos, 2, 16, seed=0, light_jitter=-0.1)
+
+
+def test_lightness_jitter_changes_only_the_lightness_and_keeps_its_order(photo_folder):
+    photos = PhotoSet.from_folder(photo_folder)
+    plain = CropSampler(photos, 4, 32, seed=3, hints=True)
+    jittered = CropSampler(photos, 4, 32, seed=3, hints=True, light_jitter=0.4)
+    for step in (0, 5):
+        (x0, y0), (x1, y1) = plain.batch(step), jittered.batch(step)
+        np.testing.assert_array_equal(y0, y1)                 # the colours (targets) are untouched
+        np.testing.assert_array_equal(x0[:, 1:], x1[:, 1:])   # and so are the hints drawn from them
+        assert -1 <= x1[:, 0].min() and x1[:, 0].max() <= 1
+        for before, after in zip(x0[:, 0], x1[:, 0]):
+            assert not np.array_equal(before, after)
+            order = np.argsort(before, axis=None, kind="stable")
+            assert np.all(np.diff(after.ravel()[order]) >= -1e-6)   # a monotone tone curve
+    np.testing.assert_array_equal(jittered.batch(2)[0], jittered.batch(2)[0])
+
+
+def test_jitter_lightness_is_a_gamma_then_a_contrast_about_the_mean():
+    light = np.linspace(-1, 1, 101, dtype=np.float32)
+    assert jitter_lightness(light, np.random.default_rng(0), 0.0) is light
+    seed = 11
+    rng = np.random.default_rng(seed)
+    gamma, contrast = np.exp(rng.uniform(-0.5, 0.5)), np.exp(rng.uniform(-0.25, 0.25))
+    tone = ((light.astype(np.float64) + 1) / 2) ** gamma
+    expected = 2 * np.clip(tone.mean() + contrast * (tone - tone.mean()), 0, 1) - 1
+    np.testing.assert_allclose(jitter_lightness(light, np.random.default_rng(seed), 0.5), expected, atol=1e-5)
+    assert jitter_lightness(light, np.random.default_rng(seed), 0.5).dtype == np.float32

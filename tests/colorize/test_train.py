@@ -49,11 +49,13 @@ def assert_same_state(first, second):
         np.testing.assert_array_equal(value, second["ema"][name], err_msg=f"ema {name}")
 
 
-@pytest.mark.parametrize("hints", [False, True])
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path, hints):
-    train(data=photo_folder, out=tmp_path / "straight", steps=6, hints=hints, **SMALL)
-    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, hints=hints, **SMALL)
+@pytest.mark.parametrize("hints, light_jitter", [(False, 0.0), (True, 0.0), (True, 0.3)])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path, hints, light_jitter):
+    train(data=photo_folder, out=tmp_path / "straight", steps=6, hints=hints, light_jitter=light_jitter, **SMALL)
+    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, hints=hints, light_jitter=light_jitter,
+          **SMALL)
     assert weights(tmp_path / "pieces")["step"] == 3
+    assert weights(tmp_path / "pieces")["config"]["light_jitter"] == light_jitter
     train(data=photo_folder, out=tmp_path / "pieces", resume=True, progress=False)
     assert_same_state(weights(tmp_path / "straight"), weights(tmp_path / "pieces"))
     steps = [r["step"] for r in map(json.loads, (tmp_path / "pieces" / "metrics.jsonl").read_text().splitlines())
@@ -210,17 +212,18 @@ def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(
 
     args = build_parser().parse_args(["train", "--data", str(photo_folder), "--out", str(tmp_path / "cli"),
                                       "--steps", "2", "--batch-size", "2", "--crop", "16", "--width", "4",
-                                      "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2"])
+                                      "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2",
+                                      "--light-jitter", "0.2"])
     settings = training_settings(args)
     assert settings == TrainingSettings(steps=2, batch_size=2, crop=16, width=4, hidden_layers=8, skips=False,
-                                        hints=True, checkpoint_every=2)
+                                        hints=True, checkpoint_every=2, light_jitter=0.2)
     train(photo_folder, tmp_path / "object", settings, progress=False)
     train(photo_folder, tmp_path / "keywords", progress=False, **asdict(settings))
     assert_same_state(weights(tmp_path / "object"), weights(tmp_path / "keywords"))
     stored = json.loads((tmp_path / "object" / "config.json").read_text())
     assert stored["model"] == {"hidden_layers": 8, "width": 4, "norm": "batch", "hints": True, "skips": False}
-    assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every")} == \
-        {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2}
+    assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every", "light_jitter")} == \
+        {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2, "light_jitter": 0.2}
     with pytest.raises(TypeError):
         train(photo_folder, tmp_path / "typo", steps=2, batchsize=2)
 
