@@ -65,6 +65,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _jitter_strength(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 2:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2], got {text}")
+    return value
+
+
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="a model file, a checkpoint, or a training run folder (default: the shipped model)")
@@ -138,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--photo-size", type=_positive_int, default=320, metavar="PX",
                      help="photos are decoded once and kept at this long side; crops are cut at 0.7-1.0 of it "
                           "(default 320: the network sees photos at the scale it colorizes at)")
-    fit.add_argument("--light-jitter", type=float, default=0.0, metavar="S",
+    fit.add_argument("--light-jitter", type=_jitter_strength, default=0.0, metavar="S",
                      help="a random tone curve on each crop's lightness (gamma within exp(+-S), contrast within "
                           "exp(+-S/2)), its colours unchanged: photos as other films or scans record them "
                           "(default 0: none)")

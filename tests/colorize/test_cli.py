@@ -165,6 +165,16 @@ def test_predict_never_overwrites_an_input_and_refuses_colliding_outputs(tmp_pat
     assert not (tmp_path / "clash").exists() and not (tmp_path / "flat").exists() and not (tmp_path / "out.png").exists()
 
 
+def test_an_out_of_range_light_jitter_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path, capsys):
+    for value in ("3", "-0.1", "nan"):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1",
+                  "--light-jitter", value])
+        assert stop.value.code == 2
+        assert "--light-jitter: must be in [0, 2]" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_evaluate_skips_gray_and_unreadable_photos_and_takes_a_single_file(tmp_path, model_file, capsys):
     folder = tmp_path / "eval"
     folder.mkdir()
