@@ -20,7 +20,7 @@ from nnscratch import __version__, distributed
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         read_metadata, to_uint8, write_image)
 
-from .data import to_rgb_uint8
+from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
 from .metrics import colorfulness
@@ -66,10 +66,10 @@ def _fraction(text: str) -> float:
 
 
 def _jitter_strength(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 2:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2], got {text}")
-    return value
+    try:
+        return check_light_jitter(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2], got {text}") from None
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:

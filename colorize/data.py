@@ -117,6 +117,13 @@ def lab_pair(rgb_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             (lab[..., 1:] / AB_SCALE).transpose(2, 0, 1))
 
 
+def check_light_jitter(strength: float) -> float:
+    """``strength`` as a float; ValueError unless it is in [0, 2] (NaN included)."""
+    if not 0 <= strength <= 2:
+        raise ValueError(f"light_jitter must be in [0, 2], got {strength}")
+    return float(strength)
+
+
 def jitter_lightness(light: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """A random tone curve on normalised lightness (values in [-1, 1]): the same photo as another
     film, exposure or scan would have recorded it, its colours unchanged.
@@ -154,11 +161,9 @@ class CropSampler:
         low, high = scale
         if not 0 < low <= high:
             raise ValueError(f"scale range must satisfy 0 < low <= high, got {scale}")
-        if not 0 <= light_jitter <= 2:
-            raise ValueError(f"light_jitter must be in [0, 2], got {light_jitter}")
+        self.light_jitter = check_light_jitter(light_jitter)
         self.photos, self.batch_size, self.crop, self.seed = photos, batch_size, crop, seed
         self.scale, self.flip, self.hints = (float(low), float(high)), flip, hints
-        self.light_jitter = float(light_jitter)
         self._permutations: dict[int, np.ndarray] = {}
 
     def _image_index(self, position: int) -> int:

@@ -37,7 +37,7 @@ from enhance.io import find_images, write_atomically, write_figure
 from nnscratch import distributed
 
 from .checkpoints import latest_checkpoint, prune_checkpoints
-from .data import CropSampler, PhotoSet
+from .data import CropSampler, PhotoSet, check_light_jitter
 from .evaluate import evaluate_photos
 from .model import build_model, check_config
 
@@ -182,8 +182,7 @@ class TrainingSettings:
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if not 0 <= self.light_jitter <= 2:
-            raise ValueError(f"light_jitter must be in [0, 2], got {self.light_jitter}")
+        check_light_jitter(self.light_jitter)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
 

@@ -93,12 +93,6 @@ class BatchNorm2d(Module):
             out[start:stop] += shift
         self._cache = (source, inv_std, use_batch, x.shape, count, None if use_batch else mean)
         return rows_to_nchw(out, n, h, w)
-        for start, stop, _ in _chunks(rows, xp, scratch=False):
-            xp.multiply(centered[start:stop], scale, out=out[start:stop])
-            if self.affine:
-                out[start:stop] += self.bias.data
-        self._cache = (centered, inv_std, use_batch, x.shape, count, None)
-        return rows_to_nchw(out, n, h, w)
 
     def _update_running(self, mean, var, count):
         self.num_batches_tracked += 1  # in place: stays a 0-d array
