@@ -58,6 +58,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
@@ -154,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ema-decay", type=_fraction, default=0.999,
                      help="decay of the moving average of the weights that validation scores and export uses "
                           "(default 0.999; 0: off)")
+    fit.add_argument("--bn-batches", type=_count, default=100, metavar="N",
+                     help="the moving average's batch-norm statistics are recomputed for its own weights over N "
+                          "batches of training crops at every checkpoint (default 100; 0: the live network's)")
     fit.add_argument("--resume", action="store_true",
                      help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr and the checkpoint "
                           "options may change; other settings are the checkpoint's)")

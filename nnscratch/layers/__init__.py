@@ -2,8 +2,8 @@
 from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .linear import Flatten, Linear
-from .norm import BatchNorm2d
+from .norm import BatchNorm2d, update_batch_norm
 from .resample import AvgPool2d, MaxPool2d, Upsample
 
 __all__ = ["AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU",
-           "Linear", "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample"]
+           "Linear", "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"]

@@ -1,6 +1,8 @@
 """Batch normalisation over the channels of NCHW activations."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE, get_array_module
@@ -139,6 +141,48 @@ class BatchNorm2d(Module):
                 part -= correction
         return rows_to_nchw(grad_input, n, h, w)
 
+
+
+def update_batch_norm(model: Module, batches) -> int:
+    """Recompute the running statistics of every ``BatchNorm2d`` in ``model`` from ``batches``.
+
+    Each statistic becomes the plain average over the given batches (the cumulative average,
+    ``momentum=None``) of the batch means and unbiased variances, computed with the weights the
+    model has *now* — as ``torch.optim.swa_utils.update_bn`` does.  Use it after changing the
+    weights without training them, e.g. for a moving average or a blend of weights: statistics
+    gathered while training belong to the weights of those steps, not to the average.
+    ``batches`` is an iterable of model inputs (forward only: nothing is learned); the
+    momentum of each layer and the model's mode (training or evaluation) are restored.
+    Returns the number of batches used; raises ``ValueError`` for none (the statistics untouched).
+    """
+    layers = [module for _, module in model.named_modules()
+              if isinstance(module, BatchNorm2d) and module.track_running_stats]
+    iterator = iter(batches)
+    first = next(iterator, None)
+    if first is None:
+        raise ValueError("update_batch_norm needs at least one batch")
+    if not layers:
+        return 0
+    modes = {id(module): module.training for _, module in model.named_modules()}
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        xp = get_array_module(layer.running_mean)
+        layer.running_mean = xp.zeros_like(layer.running_mean)
+        layer.running_var = xp.ones_like(layer.running_var)
+        layer.num_batches_tracked[...] = 0
+        layer.momentum = None
+    count = 0
+    try:
+        model.train()
+        for batch in itertools.chain((first,), iterator):
+            model.forward(batch)
+            count += 1
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+        for _, module in model.named_modules():
+            object.__setattr__(module, "training", modes[id(module)])
+    return count
 
 # Elementwise passes go through the activations this many values at a time, so
 # that the intermediate results of one chunk stay in cache.

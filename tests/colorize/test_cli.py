@@ -175,6 +175,16 @@ def test_an_out_of_range_light_jitter_is_a_usage_error_before_anything_is_writte
     assert not (tmp_path / "run").exists()
 
 
+def test_a_negative_or_fractional_bn_batches_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path,
+                                                                                          capsys):
+    for value, message in (("-1", "must be a whole number >= 0, got -1"), ("2.5", "invalid _count value")):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1",
+                  "--bn-batches", value])
+        assert stop.value.code == 2
+        assert f"--bn-batches: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
 def test_evaluate_skips_gray_and_unreadable_photos_and_takes_a_single_file(tmp_path, model_file, capsys):
     folder = tmp_path / "eval"
     folder.mkdir()

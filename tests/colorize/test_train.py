@@ -213,17 +213,17 @@ def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(
     args = build_parser().parse_args(["train", "--data", str(photo_folder), "--out", str(tmp_path / "cli"),
                                       "--steps", "2", "--batch-size", "2", "--crop", "16", "--width", "4",
                                       "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2",
-                                      "--light-jitter", "0.2"])
+                                      "--light-jitter", "0.2", "--bn-batches", "3"])
     settings = training_settings(args)
     assert settings == TrainingSettings(steps=2, batch_size=2, crop=16, width=4, hidden_layers=8, skips=False,
-                                        hints=True, checkpoint_every=2, light_jitter=0.2)
+                                        hints=True, checkpoint_every=2, light_jitter=0.2, bn_batches=3)
     train(photo_folder, tmp_path / "object", settings, progress=False)
     train(photo_folder, tmp_path / "keywords", progress=False, **asdict(settings))
     assert_same_state(weights(tmp_path / "object"), weights(tmp_path / "keywords"))
     stored = json.loads((tmp_path / "object" / "config.json").read_text())
     assert stored["model"] == {"hidden_layers": 8, "width": 4, "norm": "batch", "hints": True, "skips": False}
-    assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every", "light_jitter")} == \
-        {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2, "light_jitter": 0.2}
+    assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every", "light_jitter", "bn_batches")} == \
+        {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2, "light_jitter": 0.2, "bn_batches": 3}
     with pytest.raises(TypeError):
         train(photo_folder, tmp_path / "typo", steps=2, batchsize=2)
 
@@ -235,3 +235,56 @@ def test_weight_decay_reaches_adam_and_may_change_on_resume(photo_folder, tmp_pa
     state = weights(tmp_path / "run")
     assert state["step"] == 4 and state["optimizer"]["hyperparameters"]["weight_decay"] == pytest.approx(0.001)
     assert state["config"]["weight_decay"] == pytest.approx(0.001)
+
+
+def test_the_averaged_weights_get_batch_norm_statistics_of_their_own(photo_folder, tmp_path):
+    """The moving average is validated and exported with statistics computed for its own weights over
+    fixed training batches; training itself (the live weights, Adam, the average's weights) is
+    exactly that of a run without the recomputation, which keeps the live network's statistics."""
+    from colorize.train import CalibrationBatches
+
+    settings = dict(SMALL, steps=4, hints=True, val_fraction=0.25)
+    train(data=photo_folder, out=tmp_path / "own", bn_batches=3, **settings)
+    train(data=photo_folder, out=tmp_path / "live", bn_batches=0, **settings)
+    own, live = weights(tmp_path / "own"), weights(tmp_path / "live")
+    for name, value in live["model"].items():
+        np.testing.assert_array_equal(value, own["model"][name], err_msg=name)
+    parameters = [name for name, _ in build(own).named_parameters()]
+    for name in parameters:
+        np.testing.assert_array_equal(live["ema"][name], own["ema"][name], err_msg=f"ema {name}")
+    for name in ("body.1.running_mean", "body.1.running_var"):
+        np.testing.assert_array_equal(live["ema"][name], live["model"][name])      # the live network's
+        assert np.abs(own["ema"][name] - live["model"][name]).max() > 1e-4, name  # its own
+    assert int(own["ema"]["body.1.num_batches_tracked"]) == 3
+    # the first layer's statistics by hand: the averaged first convolution's output on each of the
+    # three batches, its per-channel mean and unbiased variance, averaged over the batches
+    conv = nn.Conv2d(4, 4, 3, padding=1, bias=False).double()
+    conv.weight.data = own["ema"]["body.0.weight"].astype(np.float64)
+    config = own["config"]
+    outputs = [conv.forward(batch.astype(np.float64)) for batch in CalibrationBatches(*calibration_args(config))]
+    assert len(outputs) == 3 and outputs[0].shape == (2, 4, 16, 16)
+    np.testing.assert_allclose(own["ema"]["body.1.running_mean"], np.mean([o.mean(axis=(0, 2, 3)) for o in outputs], 0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(own["ema"]["body.1.running_var"],
+                               np.mean([o.var(axis=(0, 2, 3), ddof=1) for o in outputs], 0), rtol=1e-4, atol=1e-6)
+    # validation scored the model that the checkpoint (and so an export) holds
+    from colorize.evaluate import evaluate_photos
+    from enhance import read_image
+    record = [r for r in map(json.loads, (tmp_path / "own" / "metrics.jsonl").read_text().splitlines())
+              if "val_psnr" in r][-1]
+    photos = [(p.split("/")[-1], read_image(p)) for p in config["val_images"]]
+    scored = evaluate_photos(load_model(latest_checkpoint(tmp_path / "own")), photos, size=None,
+                             image_size=config["val_size"])["mean"]
+    assert scored["psnr"] == pytest.approx(record["val_psnr"], abs=1e-9)
+
+
+def build(state):
+    from colorize.model import build_model
+    return build_model(state["config"]["model"])
+
+
+def calibration_args(config):
+    from colorize.data import PhotoSet
+    photos = PhotoSet.from_paths(config["train_images"], config["min_colorfulness"], min_side=8, report=False,
+                                 max_side=config["photo_size"])
+    return photos, config, config["model"]["hints"]

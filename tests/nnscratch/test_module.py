@@ -215,3 +215,30 @@ def test_a_module_without_backward_says_what_to_write_and_verdicts_judge_checks(
     failed = nn.verdict({"input": 3e-9, "weight": 2e-3})
     assert not failed and failed.worst == "weight" and str(failed).startswith("FAIL")
     assert nn.verdict({"input": 5e-6}, tolerance=1e-5).passed
+
+
+def test_update_batch_norm_is_the_average_over_batches_and_keeps_the_weights():
+    rng = np.random.default_rng(3)
+    net = nn.Sequential(nn.BatchNorm2d(2), nn.ReLU()).double()
+    net.train()
+    batches = [rng.normal(mean, 1.0 + mean, size=(3, 2, 4, 5)) for mean in (0.0, 1.0, 3.0)]
+    net.forward(rng.normal(size=(2, 2, 3, 3)))          # stale statistics, to be replaced
+    before = {name: param.data.copy() for name, param in net.named_parameters()}
+    assert nn.update_batch_norm(net, iter(batches)) == 3       # any iterable, read once
+    means = np.mean([b.mean(axis=(0, 2, 3)) for b in batches], axis=0)
+    variances = np.mean([b.var(axis=(0, 2, 3), ddof=1) for b in batches], axis=0)
+    np.testing.assert_allclose(net[0].running_mean, means, rtol=1e-12)
+    np.testing.assert_allclose(net[0].running_var, variances, rtol=1e-12)
+    assert net.training and net[0].momentum == 0.1                 # mode and momentum as they were
+    for name, param in net.named_parameters():
+        np.testing.assert_array_equal(param.data, before[name])
+
+
+def test_update_batch_norm_without_batches_is_an_error_and_changes_nothing():
+    net = nn.Sequential(nn.BatchNorm2d(2)).double()
+    net.forward(np.random.default_rng(0).normal(2.0, 1.0, size=(2, 2, 3, 3)))
+    kept = net[0].running_mean.copy()
+    with pytest.raises(ValueError, match="at least one batch"):
+        nn.update_batch_norm(net, [])
+    np.testing.assert_array_equal(net[0].running_mean, kept)
+    assert nn.update_batch_norm(nn.Sequential(nn.ReLU()), [np.zeros((1, 1, 2, 2))]) == 0   # nothing to update

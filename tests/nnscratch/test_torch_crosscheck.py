@@ -118,6 +118,33 @@ def test_batchnorm_cumulative_average_matches_torch():
     assert_matches(ours.running_var, theirs.running_var, "running_var")
 
 
+
+def test_update_batch_norm_matches_torch_update_bn():
+    """Statistics recomputed for new weights: each layer's the average over the batches, as
+    ``torch.optim.swa_utils.update_bn`` makes it; momenta and the evaluation mode restored."""
+    from torch.optim.swa_utils import update_bn
+    rng = np.random.default_rng(2)
+    ours = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4, momentum=0.3), nn.ReLU(),
+                         nn.Conv2d(4, 5, 3, stride=2, padding=1, rng=rng), nn.BatchNorm2d(5), nn.ReLU()).double()
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4, momentum=0.3),
+                                 torch.nn.ReLU(), torch.nn.Conv2d(4, 5, 3, stride=2, padding=1),
+                                 torch.nn.BatchNorm2d(5), torch.nn.ReLU())
+    copy_parameters(ours, theirs)
+    warm = rng.normal(size=(4, 3, 8, 8))              # statistics that belong to other data
+    ours.forward(warm), theirs(torch.from_numpy(warm))
+    ours.eval(), theirs.eval()
+    batches = [rng.normal(0.5, 2.0, size=(size, 3, 8, 8)) for size in (4, 2, 5)]
+    assert nn.update_batch_norm(ours, batches) == 3
+    update_bn([torch.from_numpy(b) for b in batches], theirs)
+    for index in (1, 4):
+        assert_matches(ours[index].running_mean, theirs[index].running_mean, f"layer {index} running_mean")
+        assert_matches(ours[index].running_var, theirs[index].running_var, f"layer {index} running_var")
+        assert int(ours[index].num_batches_tracked) == int(theirs[index].num_batches_tracked) == 3
+    assert (ours[1].momentum, ours[4].momentum) == (0.3, 0.1)
+    assert not ours.training and not ours[1].training
+    x = rng.normal(size=(2, 3, 8, 8))
+    assert_matches(ours.forward(x), theirs(torch.from_numpy(x)), "evaluation after the update")
+
 def test_tiny_colorizer_shaped_network_matches_torch():
     from nnscratch.gradcheck import tiny_network
 
