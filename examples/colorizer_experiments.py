@@ -2,7 +2,8 @@
 
     python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
-    python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] -o soup.npz
+    python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
+    python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
     python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
 
 * ``scale``: the predicted chroma times s (0.5 ... 1.1) — mean PSNR gain over gray, photos above
@@ -11,7 +12,11 @@
   and 288, both).
 * ``soup``: the element-wise weighted average of the weights of several model files or
   checkpoints (a checkpoint gives its moving average), written as a model file that
-  ``colorize evaluate --checkpoint soup.npz`` scores.
+  ``colorize evaluate --checkpoint soup.npz`` scores.  With ``--data`` (the training photos) the
+  soup's batch-norm statistics are recomputed for its weights, as the trainer does for its moving
+  average (``--bn-batches``); without, they are the average of the members' statistics.
+* ``recalibrate``: one model's batch-norm statistics recomputed for its own weights over the
+  batches the trainer would use (``--batches``, default 100, of 16 crops of the photos in ``--data``).
 * ``ensemble``: the predictions (not the weights) of several models averaged — each model alone,
   then all of them together.
 Every photo is scored at full size, as ``colorize evaluate`` does.
@@ -23,9 +28,29 @@ import numpy as np
 
 import nnscratch as nn
 from colorize.color import lab_to_rgb
+from colorize.data import PhotoSet
 from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab
 from colorize.metrics import colorfulness, psnr
+from colorize.train import CalibrationBatches, TrainingSettings
 from enhance import find_images, read_image
+
+
+def recompute_statistics(model, data, batches=100):
+    """The model's batch-norm statistics for its own weights, over the trainer's calibration batches
+    of the photos in ``data`` (the trainer's default settings)."""
+    defaults = TrainingSettings()
+    photos = PhotoSet.from_paths(find_images(data), defaults.min_colorfulness, min_side=8, report=False,
+                                 max_side=defaults.photo_size)
+    config = {"bn_batches": batches, "batch_size": defaults.batch_size, "crop": defaults.crop,
+              "seed": defaults.seed, "scale": defaults.scale}
+    nn.update_batch_norm(model, CalibrationBatches(photos, config, model.config["hints"]))
+    return model.eval()
+
+
+def save_model(model, path):
+    state = {name: value.astype(np.float32) if value.dtype.kind == "f" else value
+             for name, value in model.state_dict().items()}
+    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": state})
 
 
 def full_size_ab(model, light, size=256, mirror=False):
@@ -76,7 +101,14 @@ def main():
     soup = sub.add_parser("soup")
     soup.add_argument("models", nargs="+")
     soup.add_argument("--weights", nargs="+", type=float)
+    soup.add_argument("--data", help="training photos: recompute the soup's batch-norm statistics over them")
     soup.add_argument("-o", "--output", required=True)
+    again = sub.add_parser("recalibrate")
+    again.add_argument("model")
+    again.add_argument("--data", required=True, help="the training photos")
+    for one in (soup, again):
+        one.add_argument("--batches", type=int, default=100, help="calibration batches of 16 crops (default 100)")
+    again.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
     if args.what == "scale":
         experiment(args, {f"chroma x {s}": ([(256, False)], s) for s in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)})
@@ -89,6 +121,9 @@ def main():
         variants = {f"model {i + 1} alone": ([(256, False, i)], 1.0) for i in range(len(models))}
         variants["all averaged"] = ([(256, False, i) for i in range(len(models))], 1.0)
         experiment(args, variants, models)
+    elif args.what == "recalibrate":
+        save_model(recompute_statistics(load_model(Path(args.model)), args.data, args.batches), args.output)
+        print(f"wrote {args.output}: {args.model} with batch-norm statistics recomputed over {args.data}")
     else:
         weights = args.weights or [1 / len(args.models)] * len(args.models)
         if len(weights) != len(args.models):
@@ -97,8 +132,13 @@ def main():
         states = [m.state_dict() for m in models]
         average = {k: sum(w * s[k].astype(np.float64) for w, s in zip(weights, states)).astype(np.float32)
                    if states[0][k].dtype.kind == "f" else states[0][k] for k in states[0]}
-        nn.save(args.output, {"format": "colorize-model", "config": {"model": models[0].config}, "model": average})
-        print(f"wrote {args.output}: " + " + ".join(f"{w:g} x {m}" for w, m in zip(weights, args.models)))
+        soup = models[0]
+        soup.load_state_dict(average)
+        if args.data:
+            recompute_statistics(soup, args.data, args.batches)
+        save_model(soup, args.output)
+        print(f"wrote {args.output}: " + " + ".join(f"{w:g} x {m}" for w, m in zip(weights, args.models))
+              + (f", batch-norm statistics recomputed over {args.data}" if args.data else ""))
 
 
 if __name__ == "__main__":

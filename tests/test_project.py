@@ -93,6 +93,19 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_averages_weights
                       "--data", photo_folder)
     scores = re.findall(r"^(model 1 alone|model 2 alone|all averaged) +(gain .*)$", out, re.MULTILINE)
     assert len(scores) == 3 and len({line for _, line in scores}) == 1, out     # the same model twice: one score
+    # batch-norm statistics recomputed for the weights, over 3 batches of training crops: the weights
+    # stay, the statistics change (and count the batches), in a soup as in one model
+    for command in (["recalibrate", shipped], ["soup", shipped, shipped]):
+        run_example(ROOT / "examples" / "colorizer_experiments.py", *command, "--data", photo_folder, "--batches", "3",
+                    "-o", tmp_path / "new.npz")
+        new = nn.load(tmp_path / "new.npz")["model"]
+        for name, value in original.items():
+            if name.endswith("num_batches_tracked"):
+                assert int(new[name]) == 3, name
+            elif "running" in name:
+                assert not np.allclose(new[name], value.astype(np.float32), rtol=1e-3), name
+            else:
+                np.testing.assert_allclose(new[name], value.astype(np.float32), rtol=1e-6, err_msg=name)
 
 
 def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():
