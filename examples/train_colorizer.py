@@ -21,13 +21,15 @@ parser.add_argument("photos", help="folder of colour photos")
 parser.add_argument("--steps", type=int, default=300)
 parser.add_argument("--runs", default=str(Path(tempfile.gettempdir()) / "runs" / "sweep"))
 parser.add_argument("--width", type=int, default=16)
+parser.add_argument("--bn-batches", type=int, default=100,
+                    help="batches over which the averaged weights' batch-norm statistics are recomputed")
 args = parser.parse_args()
 
 results = {}
 for lr in (1e-4, 3e-4, 1e-3):
     run = Path(args.runs) / f"lr{lr:g}"
     history = train(data=args.photos, out=run, steps=args.steps, lr=lr, width=args.width, val_fraction=0.1,
-                    checkpoint_every=max(args.steps // 3, 1), resume=latest_checkpoint(run) is not None)
+                    bn_batches=args.bn_batches, checkpoint_every=max(args.steps // 3, 1), resume=latest_checkpoint(run) is not None)
     validation = [r for r in history if "val_psnr" in r]
     results[lr] = validation[-1] if validation else None
 

@@ -117,7 +117,7 @@ def test_write_your_own_layer_example_passes_its_check_and_catches_the_bug():
 def test_train_colorizer_example_sweeps_and_resumes(photo_folder, tmp_path):
     for _ in range(2):       # the second run resumes each finished run instead of starting over
         out = run_example(ROOT / "examples" / "train_colorizer.py", str(photo_folder), "--steps", "2",
-                          "--runs", str(tmp_path / "runs"), "--width", "4")
+                          "--runs", str(tmp_path / "runs"), "--width", "4", "--bn-batches", "4")
     assert len(re.findall(r"^\s*0\.00\d+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE)) == 3, out
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["lr0.0001", "lr0.0003", "lr0.001"]
 
