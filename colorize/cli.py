@@ -22,7 +22,7 @@ from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outp
 
 from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
-from .infer import WORKING_SIZE, ModelFileError, colorize, load_model
+from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
 from .metrics import colorfulness
 from .model import Colorizer, layer_table
 from .train import NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
@@ -454,11 +454,7 @@ def run_demo(args) -> int:
 
 
 def run_export(args) -> int:
-    model = load_model(args.checkpoint)
-    state = {name: (value.astype(np.float16) if args.float16 and value.dtype.kind == "f" else value)
-             for name, value in model.state_dict().items()}
-    nn.save(args.output, {"format": "colorize-model", "config": {"model": model.config}, "model": state},
-            compress=True)
+    save_model(load_model(args.checkpoint), args.output, float16=args.float16)
     print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
     return 0
 

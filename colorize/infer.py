@@ -62,6 +62,16 @@ def load_model(path: str | Path | None = None) -> Colorizer:
     return model.eval()
 
 
+def save_model(model: Colorizer, path: str | Path, float16: bool = False) -> Path:
+    """Write ``model`` as a model file that :func:`load_model` reads (its weights and batch-norm
+    statistics, float16 or float32, compressed; atomic, no pickle)."""
+    dtype = np.float16 if float16 else np.float32
+    state = {name: value.astype(dtype) if value.dtype.kind == "f" else value
+             for name, value in model.state_dict().items()}
+    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": state}, compress=True)
+    return Path(path)
+
+
 def _check_image(image) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"colorize expects a NumPy image array, got {type(image).__name__}")

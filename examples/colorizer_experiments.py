@@ -29,7 +29,7 @@ import numpy as np
 import nnscratch as nn
 from colorize.color import lab_to_rgb
 from colorize.data import PhotoSet
-from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab
+from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab, save_model
 from colorize.metrics import colorfulness, psnr
 from colorize.train import CalibrationBatches, TrainingSettings
 from enhance import find_images, read_image
@@ -45,12 +45,6 @@ def recompute_statistics(model, data, batches=100):
               "seed": defaults.seed, "scale": defaults.scale}
     nn.update_batch_norm(model, CalibrationBatches(photos, config, model.config["hints"]))
     return model.eval()
-
-
-def save_model(model, path):
-    state = {name: value.astype(np.float32) if value.dtype.kind == "f" else value
-             for name, value in model.state_dict().items()}
-    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": state})
 
 
 def full_size_ab(model, light, size=256, mirror=False):

@@ -142,7 +142,6 @@ class BatchNorm2d(Module):
         return rows_to_nchw(grad_input, n, h, w)
 
 
-
 def update_batch_norm(model: Module, batches) -> int:
     """Recompute the running statistics of every ``BatchNorm2d`` in ``model`` from ``batches``.
 
