@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "none on half the crops, so automatic colorization is learned as well)")
     fit.add_argument("--no-skips", action="store_true",
                      help="no skip connections from encoder to decoder (the first-generation network)")
+    fit.add_argument("--global-context", dest="context", action="store_true",
+                     help="a global-context layer before the decoder: every position also sees a summary of "
+                          "the whole image (its scene)")
     fit.add_argument("--photo-size", type=_positive_int, default=320, metavar="PX",
                      help="photos are decoded once and kept at this long side; crops are cut at 0.7-1.0 of it "
                           "(default 320: the network sees photos at the scale it colorizes at)")

@@ -8,6 +8,7 @@ normalisation and) ReLU:
     ├─ 1/2               conv w→2w, conv 2w→2w stride 2          ↓4    ─┤ skip s1 = first ↓2 output (w)
     ├─ 1/4               conv 2w→4w, conv 4w→4w stride 2         ↓8    ─┤ skip s2 = second ↓2 output (2w)
     ├─ 1/8               (hidden_layers - 12) convs 4w→4w, dilation 2   │
+    │                    [+ global context: a linear map of the image-wide mean, to every position]
     ├─ up to 1/4         upsample x2, conv 4w→2w (+ s2), conv 2w→2w    ◄┤
     ├─ up to 1/2         upsample x2, conv 2w→w (+ s1),  conv w→w      ◄┤
     ├─ up to full        upsample x2, conv w→w (+ s0),   conv w→w      ◄┘
@@ -22,6 +23,13 @@ hands the same gradient to both branches.
 With ``hints=True`` the input has 4 channels: L, the user's hint chroma
 (a, b)/110 at hinted pixels (0 elsewhere) and a mask (1 at hinted pixels).
 An all-zero mask is automatic colorization (see :mod:`colorize.hints`).
+
+With ``context=True`` the 1/8-resolution features, before the decoder, get
+:class:`nnscratch.GlobalContext` (Iizuka et al. 2016's global features, in
+their simplest form): each position adds a linear map of the mean of the
+features over the whole image, so the colour chosen at one place can depend
+on the whole scene, not only on the ~200 pixels a position sees.  It has no
+ReLU and adds no hidden layer.
 
 With the default 18 hidden layers that is 6 + 6 + 6.  Fewer hidden layers
 (at least 6) drop the constant-resolution convolutions first; more add to
@@ -45,12 +53,13 @@ def normalize_lightness(lightness):
     return lightness / 50.0 - 1.0
 
 
-def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False) -> dict:
+def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False,
+                 context: bool = False) -> dict:
     """Validate a model configuration; return it as a plain dict.
 
-    The defaults of ``hints`` and ``skips`` are those of model files written
-    before these options existed, so such a file's stored configuration
-    rebuilds its own network.
+    The defaults of ``hints``, ``skips`` and ``context`` are those of model
+    files written before these options existed, so such a file's stored
+    configuration rebuilds its own network.
     """
     if not isinstance(hidden_layers, (int, np.integer)) or hidden_layers < 6:
         raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
@@ -58,15 +67,18 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
         raise ValueError(f"width must be a positive integer, got {width!r}")
     if norm not in ("batch", "none"):
         raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-    for name, value in (("hints", hints), ("skips", skips)):
+    for name, value in (("hints", hints), ("skips", skips), ("context", context)):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {value!r}")
-    return {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
-            "hints": bool(hints), "skips": bool(skips)}
+    config = {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
+              "hints": bool(hints), "skips": bool(skips)}
+    if context:         # only where it is on, so a configuration without it reads as before
+        config["context"] = True
+    return config
 
 
 def build_model(config: dict, seed: int = 0) -> "Colorizer":
-    """The network a stored configuration describes (older files lack ``hints`` and ``skips``: both off)."""
+    """The network a stored configuration describes (older files lack ``hints``, ``skips``, ``context``: off)."""
     return Colorizer(**check_config(**config), seed=seed)
 
 
@@ -86,14 +98,16 @@ class Colorizer(nn.Module):
         Take colour hints: 3 more input channels (hint a/110, hint b/110, mask).
     skips : bool
         Additive skip connections from each encoder resolution to the decoder.
+    context : bool
+        A global-context layer before the decoder (:class:`nnscratch.GlobalContext`).
     seed : int
         Seeds the He initialisation.
     """
 
     def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", hints: bool = False,
-                 skips: bool = True, seed: int = 0):
+                 skips: bool = True, context: bool = False, seed: int = 0):
         super().__init__()
-        self.config = check_config(hidden_layers, width, norm, hints, skips)
+        self.config = check_config(hidden_layers, width, norm, hints, skips, context)
         rng = np.random.default_rng(seed)
         widths = (width, 2 * width, 4 * width)
         extra = hidden_layers - 6
@@ -124,6 +138,8 @@ class Colorizer(nn.Module):
             taps[level + 1] = len(layers) - 1
         for _ in range(middle):
             hidden(widths[2], dilation=2)
+        if context:
+            layers.append(nn.GlobalContext(widths[2]))
         for level, stage_width in ((2, widths[1]), (1, widths[0]), (0, widths[0])):
             layers.append(nn.Upsample(scale_factor=2, mode="bilinear"))
             hidden(stage_width)

@@ -151,6 +151,7 @@ class TrainingSettings:
     norm: str = "batch"                 # normalisation,
     hints: bool = False                 # a hint input (trained with random points),
     skips: bool = True                  # skip connections
+    context: bool = False               # a global-context layer before the decoder
     seed: int = 0                       # weights, crops and hints
     device: str = "cpu"                 # or "cuda" (CuPy)
     dtype: str = "float32"              # or "float64" for exactness experiments
@@ -192,11 +193,12 @@ class TrainingSettings:
     def config(self, data) -> dict:
         """The run's configuration as checkpoints store it (the network's settings under "model")."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in MODEL_FIELDS}
-        return {"model": check_config(self.hidden_layers, self.width, self.norm, self.hints, self.skips),
+        return {"model": check_config(self.hidden_layers, self.width, self.norm, self.hints, self.skips,
+                                      self.context),
                 "data": str(data), **record, "val": str(self.val) if self.val else None, "scale": list(self.scale)}
 
 
-MODEL_FIELDS = ("width", "hidden_layers", "norm", "hints", "skips")
+MODEL_FIELDS = ("width", "hidden_layers", "norm", "hints", "skips", "context")
 
 
 def train(data: str | Path, out: str | Path, settings: TrainingSettings | None = None, *, resume: bool = False,
@@ -435,7 +437,7 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
 
 RESUMABLE_CHANGES = ("lr", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every", "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
-                   "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size")
+                   "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size")
 
 
 def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:
@@ -473,7 +475,7 @@ def _initialise_from(model, source, say) -> None:
     donor = load_model(None if str(source) == "shipped" else source)
     if donor.config != model.config:
         raise ValueError(f"--init {source}: its network {donor.config} differs from this run's {model.config}; "
-                         "give the same --width, --hidden-layers, --norm, --hints and skips")
+                         "give the same --width, --hidden-layers, --norm, --hints, skips and --global-context")
     model.load_state_dict(donor.state_dict())
     model.train()
     say(f"starting from the weights of {'the shipped model' if str(source) == 'shipped' else source}")

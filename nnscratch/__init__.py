@@ -10,8 +10,8 @@ import importlib
 # helper such as ``nnscratch.backend`` (as the enhance package does) does not load the layers.
 _EXPORTS = {
     "backend": ("asnumpy", "cuda_available", "get_array_module", "keep_freed_memory", "manual_seed", "to_device"),
-    "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "LeakyReLU", "Linear",
-               "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"),
+    "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "GlobalContext", "LeakyReLU",
+               "Linear", "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"),
     "losses": ("CrossEntropyLoss", "L1Loss", "MSELoss", "SmoothL1Loss"),
     "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
     "optim": ("SGD", "Adam", "Optimizer"),
@@ -26,10 +26,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Flatten",
-    "L1Loss", "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "Optimizer", "Parameter", "ReLU",
-    "SGD", "Sequential", "Sigmoid", "SmoothL1Loss", "StateFileError", "Tanh", "Upsample", "asnumpy",
-    "cuda_available", "get_array_module", "gradcheck", "gradcheck_loss", "init", "keep_freed_memory", "load",
-    "manual_seed", "save", "to_device", "update_batch_norm", "verdict",
+    "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
+    "ModuleList", "Optimizer", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid", "SmoothL1Loss",
+    "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "get_array_module", "gradcheck",
+    "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "to_device",
+    "update_batch_norm", "verdict",
 ]
 
 

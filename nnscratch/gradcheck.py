@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import asnumpy, get_array_module
-from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, LeakyReLU, Linear,
+from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, GlobalContext, LeakyReLU, Linear,
                      MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
 from .losses import CrossEntropyLoss, L1Loss, MSELoss, SmoothL1Loss
 from .module import Module, Sequential
@@ -240,6 +240,13 @@ def loss_case(name, make_loss, make_pred, make_target, tolerance=SMOOTH_TOLERANC
     return Case(name, lambda rng: (make_loss(), make_pred(rng), make_target(rng)), tolerance, is_loss=True)
 
 
+def _global_context(rng):
+    layer = GlobalContext(3)          # away from its zero start, so every term of the backward counts
+    layer.weight.data = rng.normal(size=(3, 3))
+    layer.bias.data = rng.normal(size=3)
+    return layer
+
+
 def _batchnorm_eval(rng):
     layer = BatchNorm2d(3)
     layer.running_mean = rng.normal(size=3).astype(np.float32)
@@ -293,6 +300,7 @@ CASES: list[Case] = [
     module_case("BatchNorm2d train", lambda r: BatchNorm2d(3), lambda r: r.normal(size=(2, 3, 4, 3))),
     module_case("BatchNorm2d eval", _batchnorm_eval, lambda r: r.normal(size=(2, 3, 4, 3))),
     module_case("Linear", lambda r: Linear(5, 3, rng=r), lambda r: r.normal(size=(4, 5))),
+    module_case("GlobalContext", _global_context, lambda r: r.normal(size=(2, 3, 4, 5))),
     module_case("Flatten + Linear", lambda r: Sequential(Flatten(), Linear(12, 3, rng=r)),
                  lambda r: r.normal(size=(2, 3, 2, 2))),
     loss_case("MSELoss", MSELoss, lambda r: r.normal(size=(2, 3, 4)), lambda r: r.normal(size=(2, 3, 4))),

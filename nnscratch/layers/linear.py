@@ -1,4 +1,4 @@
-"""Fully connected layer and Flatten, for small classifiers."""
+"""Fully connected layers: Linear and Flatten for small classifiers, GlobalContext for a scene summary."""
 from __future__ import annotations
 
 import math
@@ -59,3 +59,45 @@ class Flatten(Module):
         check_grad_output(self, grad_output,
                           None if self._shape is None else (self._shape[0], math.prod(self._shape[1:])))
         return grad_output.reshape(self._shape)
+
+
+class GlobalContext(Module):
+    """Adds a linear map of the image-wide mean of the features to every position.
+
+    ``y[n, c, i, j] = x[n, c, i, j] + (m[n] Wᵀ + b)[c]`` with ``m[n] = mean_{i,j} x[n, :, i, j]``:
+    each position then sees a summary of the whole image (its scene), as the global
+    features of Iizuka et al. (2016) give a colorizer, for ``C² + C`` parameters and no
+    nonlinearity of its own.  ``weight`` ``(C, C)`` and ``bias`` ``(C,)`` start at zero, so
+    the layer starts as the identity.
+
+    Backward, with ``g = sum_{i,j} dy`` (``(N, C)``): ``dW = gᵀ m``, ``db = sum_N g`` and
+    ``dx = dy + (g W) / (H W)`` at every position.
+    """
+
+    def __init__(self, channels: int, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.channels = int(channels)
+        if self.channels < 1:
+            raise ValueError(f"GlobalContext needs at least one channel, got {channels!r}")
+        self.weight = Parameter(zeros((self.channels, self.channels), dtype=dtype))
+        self.bias = Parameter(zeros(self.channels, dtype=dtype))
+        self._mean = None
+        self._shape = None
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"
+
+    def forward(self, x):
+        check_input(self, x, 4, self.channels)
+        self._shape = x.shape
+        self._mean = x.mean(axis=(2, 3))
+        summary = self._mean @ self.weight.data.T + self.bias.data
+        return x + summary[:, :, None, None]
+
+    def backward(self, grad_output):
+        check_grad_output(self, grad_output, self._shape)
+        pooled = grad_output.sum(axis=(2, 3))
+        self.weight.accumulate(pooled.T @ self._mean)
+        self.bias.accumulate(pooled.sum(axis=0))
+        spread = (pooled @ self.weight.data) / (self._shape[2] * self._shape[3])
+        return grad_output + spread[:, :, None, None]

@@ -88,6 +88,29 @@ def test_hint_input_has_four_channels_and_old_configurations_rebuild_without_ski
     assert legacy.config["hints"] is False and legacy.config["skips"] is False and not legacy._skip_adds
 
 
+def test_global_context_adds_a_scene_summary_before_the_decoder_and_no_hidden_layer():
+    model = Colorizer(hidden_layers=18, width=4, hints=True, context=True, seed=2)
+    plain = Colorizer(hidden_layers=18, width=4, hints=True, seed=2)
+    kinds = [type(m).__name__ for m in model.body]
+    at = kinds.index("GlobalContext")
+    assert kinds.count("GlobalContext") == 1 and kinds[at - 2:at + 2] == ["BatchNorm2d", "ReLU", "GlobalContext", "Upsample"]
+    assert model.body[at].channels == 16 and model.hidden_layer_count() == 18
+    assert sum(p.data.size for p in model.parameters()) == sum(p.data.size for p in plain.parameters()) + 16 * 16 + 16
+    assert model.config["context"] is True and "context" not in plain.config       # older files read as before
+    assert build_model(model.config).config == model.config
+    # it starts as the identity, so the same weights give the same function ...
+    x = np.random.default_rng(0).normal(size=(2, 4, 32, 48)).astype(np.float32)
+    np.testing.assert_array_equal(model.eval().forward(x), plain.eval().forward(x))
+    # ... and once trained, what one part of the image holds changes the colour everywhere
+    model.body[at].weight.data = np.random.default_rng(1).normal(size=(16, 16)).astype(np.float32)
+    x = np.random.default_rng(3).normal(size=(1, 4, 16, 320)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 0, :, 288:] += 1.0                         # only the right-hand tenth of the lightness
+    left = slice(0, 8)                                    # pixels whose receptive field never reaches it
+    np.testing.assert_array_equal(plain.forward(x)[..., left], plain.forward(changed)[..., left])
+    assert not np.allclose(model.forward(x)[..., left], model.forward(changed)[..., left])
+
+
 def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64():
     torch = pytest.importorskip("torch", reason="PyTorch is the reference (pip install torch==2.13.0)")
     model = Colorizer(hidden_layers=18, width=2, hints=True, skips=True, seed=4).double()

@@ -213,15 +213,16 @@ def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(
     args = build_parser().parse_args(["train", "--data", str(photo_folder), "--out", str(tmp_path / "cli"),
                                       "--steps", "2", "--batch-size", "2", "--crop", "16", "--width", "4",
                                       "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2",
-                                      "--light-jitter", "0.2", "--bn-batches", "3"])
+                                      "--light-jitter", "0.2", "--bn-batches", "3", "--global-context"])
     settings = training_settings(args)
     assert settings == TrainingSettings(steps=2, batch_size=2, crop=16, width=4, hidden_layers=8, skips=False,
-                                        hints=True, checkpoint_every=2, light_jitter=0.2, bn_batches=3)
+                                        hints=True, checkpoint_every=2, light_jitter=0.2, bn_batches=3, context=True)
     train(photo_folder, tmp_path / "object", settings, progress=False)
     train(photo_folder, tmp_path / "keywords", progress=False, **asdict(settings))
     assert_same_state(weights(tmp_path / "object"), weights(tmp_path / "keywords"))
     stored = json.loads((tmp_path / "object" / "config.json").read_text())
-    assert stored["model"] == {"hidden_layers": 8, "width": 4, "norm": "batch", "hints": True, "skips": False}
+    assert stored["model"] == {"hidden_layers": 8, "width": 4, "norm": "batch", "hints": True, "skips": False,
+                               "context": True}
     assert {k: stored[k] for k in ("steps", "batch_size", "crop", "checkpoint_every", "light_jitter", "bn_batches")} == \
         {"steps": 2, "batch_size": 2, "crop": 16, "checkpoint_every": 2, "light_jitter": 0.2, "bn_batches": 3}
     with pytest.raises(TypeError):

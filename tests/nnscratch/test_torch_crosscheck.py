@@ -94,6 +94,25 @@ def test_layer_matches_torch(name):
     check_module(make_ours(rng), make_theirs(), rng.normal(size=shape), rng)
 
 
+class TorchGlobalContext(torch.nn.Module):
+    """x + Linear(mean over H, W of x), broadcast to every position: written with torch's own operators."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(channels, channels))
+        self.bias = torch.nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return x + torch.nn.functional.linear(x.mean(dim=(2, 3)), self.weight, self.bias)[:, :, None, None]
+
+
+def test_global_context_matches_torch():
+    rng = np.random.default_rng(5)
+    ours = nn.GlobalContext(4)
+    ours.weight.data, ours.bias.data = rng.normal(size=(4, 4)), rng.normal(size=4)   # away from the zero start
+    check_module(ours, TorchGlobalContext(4), rng.normal(size=(3, 4, 5, 7)), rng)
+
+
 def test_batchnorm_train_then_eval_matches_torch_including_running_statistics():
     rng = np.random.default_rng(0)
     ours, theirs = nn.BatchNorm2d(3, momentum=0.2).double(), torch.nn.BatchNorm2d(3, momentum=0.2)
