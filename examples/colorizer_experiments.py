@@ -2,6 +2,7 @@
 
     python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
+    python examples/colorizer_experiments.py transforms --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
     python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
     python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
@@ -10,6 +11,9 @@
   it, the worst photo, colourfulness against the truth's.
 * ``views``: the predictions of several views averaged (the mirror image, working sizes 224, 256
   and 288, both).
+* ``transforms``: other ways of toning the predicted chroma down, each scored the same way — the
+  photo's mean chroma (its tint) and the variation about it scaled separately; every pixel's chroma
+  moved a fixed amount towards gray (a soft threshold); the mean chroma capped.
 * ``soup``: the element-wise weighted average of the weights of several model files or
   checkpoints (a checkpoint gives its moving average), written as a model file that
   ``colorize evaluate --checkpoint soup.npz`` scores.  With ``--data`` (the training photos) the
@@ -63,9 +67,33 @@ def score(rows):
             f"worst {gains.min():+.2f} dB, colourfulness {ratio:.0%}")
 
 
+def tint_and_variation(tint, variation):
+    """The photo's mean chroma times ``tint``, the variation about it times ``variation``."""
+    def transform(ab):
+        mean = ab.mean(axis=(0, 1))
+        return tint * mean + variation * (ab - mean)
+    return transform
+
+
+def towards_gray(amount):
+    """Every pixel's chroma moved ``amount`` (Lab units) towards gray, none past it."""
+    def transform(ab):
+        chroma = np.hypot(ab[..., 0], ab[..., 1])
+        return ab * (np.maximum(chroma - amount, 0) / np.maximum(chroma, 1e-6))[..., None]
+    return transform
+
+
+def mean_chroma_at_most(limit):
+    """The whole prediction scaled down where its mean chroma exceeds ``limit``."""
+    def transform(ab):
+        return ab * min(1.0, limit / max(float(np.hypot(ab[..., 0], ab[..., 1]).mean()), 1e-6))
+    return transform
+
+
 def experiment(args, variants, models=None):
-    """Score each variant: ``name -> (views, factor)``, a view being ``(size, mirror)`` or, with
-    several ``models``, ``(size, mirror, model index)``; the views' chroma is averaged, then scaled."""
+    """Score each variant: ``name -> (views, change)``, a view being ``(size, mirror)`` or, with
+    several ``models``, ``(size, mirror, model index)``; the views' chroma is averaged, then scaled
+    by ``change`` (a number) or transformed by it (a function of the full-size chroma)."""
     models = models or [load_model(args.checkpoint)]
     results = {name: [] for name in variants}
     for path in find_images(args.data):
@@ -73,19 +101,20 @@ def experiment(args, variants, models=None):
         light = image_lightness(truth)
         gray = psnr(gray_baseline(truth), truth)
         cache = {}
-        for name, (views, factor) in variants.items():
+        for name, (views, change) in variants.items():
             ab = np.mean([cache.setdefault(v, full_size_ab(models[v[2] if len(v) > 2 else 0], light, *v[:2]))
-                          for v in views], axis=0) * factor
+                          for v in views], axis=0)
+            ab = change(ab) if callable(change) else ab * change
             rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], ab], axis=-1)) * 255).astype(np.uint8)
             results[name].append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
     for name, rows in results.items():
-        print(f"{name:<22} {score(rows)}")
+        print(f"{name:<26} {score(rows)}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("scale", "views"):
+    for name in ("scale", "views", "transforms"):
         one = sub.add_parser(name)
         one.add_argument("--data", required=True, help="folder of colour validation photos")
         one.add_argument("--checkpoint", help="model file, checkpoint or run folder (default: the shipped model)")
@@ -110,6 +139,13 @@ def main():
         sizes = [(224, False), (256, False), (288, False)]
         experiment(args, {"one view": ([(256, False)], 1.0), "mirror": ([(256, False), (256, True)], 1.0),
                           "three sizes": (sizes, 1.0), "sizes and mirrors": (sizes + [(s, True) for s, _ in sizes], 1.0)})
+    elif args.what == "transforms":
+        one = [(256, False)]
+        variants = {f"tint x {t}, variation x {v}": (one, tint_and_variation(t, v))
+                    for t in (0.0, 0.5, 1.0) for v in (0.6, 0.8, 1.0)}
+        variants.update({f"chroma - {c} towards gray": (one, towards_gray(c)) for c in (2, 4, 8)})
+        variants.update({f"mean chroma at most {m}": (one, mean_chroma_at_most(m)) for m in (6, 10)})
+        experiment(args, variants)
     elif args.what == "ensemble":
         models = [load_model(Path(m)) for m in args.models]
         variants = {f"model {i + 1} alone": ([(256, False, i)], 1.0) for i in range(len(models))}

@@ -80,9 +80,14 @@ def test_learn_enhancement_example_fits_a_chain_to_a_reference(tmp_path):
     assert (tmp_path / "learn.png").stat().st_size > 10000
 
 
-def test_colorizer_experiments_example_scores_chroma_scales_and_averages_weights(photo_folder, tmp_path):
+def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_averages_weights(photo_folder, tmp_path):
     out = run_example(ROOT / "examples" / "colorizer_experiments.py", "scale", "--data", photo_folder)
     assert len(re.findall(r"^chroma x [\d.]+ +gain [-+][\d.]+ dB, \d+ of 4 above gray", out, re.MULTILINE)) == 7, out
+    scaled = dict(re.findall(r"^chroma x ([\d.]+) +(gain .*)$", out, re.MULTILINE))
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "transforms", "--data", photo_folder)
+    toned = dict(re.findall(r"^(tint .*|chroma - .*|mean chroma .*?) +(gain .*)$", out, re.MULTILINE))
+    assert len(toned) == 14, out
+    assert toned["tint x 1.0, variation x 1.0"] == scaled["1.0"]      # both leave the prediction as it is
     shipped = ROOT / "colorize" / "weights" / "colorizer.npz"
     run_example(ROOT / "examples" / "colorizer_experiments.py", "soup", shipped, shipped, "-o", tmp_path / "soup.npz")
     import nnscratch as nn
