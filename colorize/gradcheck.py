@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+import nnscratch as nn
 from nnscratch.gradcheck import KINK_TOLERANCE, module_case
 from nnscratch.gradcheck import main as table_main
 
@@ -23,12 +24,13 @@ def colorizer_under_test(hints: bool, skips: bool, seed: int = 3, context: bool 
     global-context layer gets small random weights instead of its zero start, so that its every
     term is checked."""
     model = Colorizer(hidden_layers=18, width=2, norm="batch", hints=hints, skips=skips, context=context, seed=seed)
-    rng = np.random.default_rng(seed)
     for name, param in model.named_parameters():
         if name.endswith("bias"):
             param.data = np.full(param.shape, 0.1, dtype=np.float32)
-        if context and param.data.ndim == 2:           # the global-context weight (C, C)
-            param.data = (0.3 * rng.normal(size=param.shape)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    for layer in model.body:
+        if isinstance(layer, nn.GlobalContext):
+            layer.weight.data = (0.3 * rng.normal(size=layer.weight.shape)).astype(np.float32)
     model.body[0].input_grad = True
     return model
 

@@ -193,8 +193,7 @@ class TrainingSettings:
     def config(self, data) -> dict:
         """The run's configuration as checkpoints store it (the network's settings under "model")."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in MODEL_FIELDS}
-        return {"model": check_config(self.hidden_layers, self.width, self.norm, self.hints, self.skips,
-                                      self.context),
+        return {"model": check_config(**{name: getattr(self, name) for name in MODEL_FIELDS}),
                 "data": str(data), **record, "val": str(self.val) if self.val else None, "scale": list(self.scale)}
 
 
