@@ -130,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
     fit.add_argument("--norm", choices=["batch", "none"], default="batch",
                      help="normalisation between each hidden convolution and its ReLU")
-    fit.add_argument("--loss", choices=["huber", "mse", "l1"], default="huber", help="per-pixel loss on ab / 110")
+    fit.add_argument("--loss", choices=["huber", "mse", "l1", "logmse"], default="huber",
+                     help="loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
+                          "PSNR that evaluation averages (logmse)")
     fit.add_argument("--seed", type=int, default=0, help="seeds the weights, the crops and the training hints")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda runs on a GPU through CuPy")
     held_out = fit.add_mutually_exclusive_group()

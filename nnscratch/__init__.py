@@ -12,7 +12,7 @@ _EXPORTS = {
     "backend": ("asnumpy", "cuda_available", "get_array_module", "keep_freed_memory", "manual_seed", "to_device"),
     "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "GlobalContext", "LeakyReLU",
                "Linear", "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"),
-    "losses": ("CrossEntropyLoss", "L1Loss", "MSELoss", "SmoothL1Loss"),
+    "losses": ("CrossEntropyLoss", "L1Loss", "LogMSELoss", "MSELoss", "SmoothL1Loss"),
     "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
     "optim": ("SGD", "Adam", "Optimizer"),
     "serialize": ("StateFileError", "load", "save"),
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Flatten",
-    "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
+    "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "LogMSELoss", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "Optimizer", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid", "SmoothL1Loss",
     "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "get_array_module", "gradcheck",
     "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "to_device",

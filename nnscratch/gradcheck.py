@@ -34,7 +34,7 @@ import numpy as np
 from .backend import asnumpy, get_array_module
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, GlobalContext, LeakyReLU, Linear,
                      MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
-from .losses import CrossEntropyLoss, L1Loss, MSELoss, SmoothL1Loss
+from .losses import CrossEntropyLoss, L1Loss, LogMSELoss, MSELoss, SmoothL1Loss
 from .module import Module, Sequential
 
 SMOOTH_TOLERANCE = 1e-7
@@ -304,6 +304,10 @@ CASES: list[Case] = [
     module_case("Flatten + Linear", lambda r: Sequential(Flatten(), Linear(12, 3, rng=r)),
                  lambda r: r.normal(size=(2, 3, 2, 2))),
     loss_case("MSELoss", MSELoss, lambda r: r.normal(size=(2, 3, 4)), lambda r: r.normal(size=(2, 3, 4))),
+    # sample 0 nearly matched (its error below eps), sample 2 far off: both terms of the gradient count
+    loss_case("LogMSELoss eps 0.01", lambda: LogMSELoss(eps=0.01),
+               lambda r: r.normal(size=(3, 2, 4, 3)) * np.array([0.05, 0.5, 1.0]).reshape(3, 1, 1, 1),
+               lambda r: r.normal(size=(3, 2, 4, 3)) * np.array([0.0, 0.1, 1.0]).reshape(3, 1, 1, 1)),
     loss_case("L1Loss", L1Loss, lambda r: away_from_zero(r, (2, 3, 4)), lambda r: np.zeros((2, 3, 4)), KINK_TOLERANCE),
     loss_case("SmoothL1Loss beta 0.5", lambda: SmoothL1Loss(beta=0.5), _smooth_l1_pred,
                lambda r: np.full((2, 3, 4), 0.25), KINK_TOLERANCE),

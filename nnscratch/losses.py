@@ -99,6 +99,40 @@ class SmoothL1Loss(Loss):
         return self._reduce(values, diff.size)
 
 
+class LogMSELoss(Loss):
+    """The mean over samples of each sample's log mean squared error: ``mean_i log(m_i + eps)``
+    with ``m_i = mean_j (pred_ij - target_ij)²`` over everything but the batch axis.
+
+    Averaged PSNR is this loss up to sign and scale (``PSNR_i = 10 log10(peak² / m_i)``), so a
+    network trained with it is scored per image as an image-wise PSNR mean would score it: a
+    sample whose target is nearly matched by a trivial prediction (a colourless photo for a
+    colorizer) weighs as much as one with large errors, instead of vanishing beside it as under
+    the plain MSE.  ``eps`` (> 0) keeps the loss finite and its gradient bounded where ``m_i`` is 0.
+    ``d pred_ij = 2 (pred_ij - target_ij) / (M (m_i + eps))``, divided by N for ``'mean'``.
+    """
+
+    def __init__(self, reduction: str = "mean", eps: float = 1e-3):
+        super().__init__(reduction)
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.eps = float(eps)
+
+    def forward(self, pred, target) -> float:
+        _check_pair("LogMSELoss", pred, target)
+        if pred.ndim < 2:
+            raise ValueError(f"LogMSELoss: pred must have a batch axis and at least one more, got shape {tuple(pred.shape)}")
+        xp = get_array_module(pred)
+        diff = pred - target
+        per_sample = diff.size // diff.shape[0]
+        axes = tuple(range(1, diff.ndim))
+        error = (diff * diff).mean(axis=axes, keepdims=True) + self.eps
+        self._grad = diff * (2.0 * self._scale(diff.shape[0]) / per_sample) / error
+        return self._reduce(xp.log(error), diff.shape[0])
+
+    def __repr__(self) -> str:
+        return f"LogMSELoss(reduction={self.reduction!r}, eps={self.eps})"
+
+
 class CrossEntropyLoss(Loss):
     """Softmax cross-entropy over axis 1, per position.
 

@@ -27,6 +27,7 @@ def train_step(net, optimizer, x, target, classes, soft):
     optimizer.zero_grad()
     out = net.forward(x)
     for criterion, goal in ((nn.MSELoss(), target), (nn.L1Loss(), target), (nn.SmoothL1Loss(beta=0.5), target),
+                            (nn.LogMSELoss(eps=0.01), target),
                             (nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5]), classes), (nn.CrossEntropyLoss(), soft)):
         losses.append(criterion.forward(out, goal))
         net.backward(criterion.backward())

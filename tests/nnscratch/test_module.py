@@ -115,6 +115,22 @@ def test_losses_check_their_inputs():
         nn.CrossEntropyLoss().forward(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(RuntimeError, match="before forward"):
         nn.MSELoss().backward()
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        nn.LogMSELoss(eps=0.0)
+    with pytest.raises(ValueError, match="batch axis"):
+        nn.LogMSELoss().forward(np.zeros(3), np.zeros(3))
+
+
+def test_log_mse_loss_is_minus_the_mean_psnr_of_the_samples():
+    from colorize.metrics import psnr   # the evaluation's own PSNR, per image
+
+    rng = np.random.default_rng(7)
+    target = rng.random((4, 3, 6, 5))
+    pred = target + rng.normal(size=target.shape) * np.array([0.001, 0.01, 0.1, 0.3]).reshape(4, 1, 1, 1)
+    per_image = [psnr(p, t, peak=1.0) for p, t in zip(pred, target)]
+    loss = nn.LogMSELoss(eps=1e-15).forward(pred, target)
+    assert loss == pytest.approx(-np.mean(per_image) * np.log(10) / 10, rel=1e-9)
+    assert nn.LogMSELoss(eps=1e-15, reduction="sum").forward(pred, target) == pytest.approx(4 * loss, rel=1e-12)
 
 
 def test_seeded_initialisation_is_reproducible():

@@ -199,6 +199,20 @@ def test_regression_losses_match_torch(reduction):
         check_loss(nn.SmoothL1Loss(reduction, beta=beta), torch.nn.SmoothL1Loss(reduction=reduction, beta=beta), pred, target)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_log_mse_loss_matches_torch_autograd(reduction):
+    rng = np.random.default_rng(6)
+    scale = np.array([0.02, 0.3, 1.0]).reshape(3, 1, 1, 1)        # errors below, near and above eps
+    pred, target = rng.normal(size=(3, 2, 4, 5)) * scale, rng.normal(size=(3, 2, 4, 5)) * scale
+    eps = 0.01
+
+    def theirs(p, t):
+        logs = torch.log(((p - t) ** 2).mean(dim=(1, 2, 3)) + eps)
+        return logs.mean() if reduction == "mean" else logs.sum()
+
+    check_loss(nn.LogMSELoss(reduction, eps=eps), theirs, pred, target)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_cross_entropy_matches_torch(weighted, reduction):
