@@ -24,7 +24,7 @@ from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
 from .metrics import colorfulness
-from .model import Colorizer, layer_table
+from .model import AB_SCALE, Colorizer, layer_table
 from .train import NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
@@ -77,6 +77,19 @@ def _jitter_strength(text: str) -> float:
         return check_light_jitter(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be in [0, 2], got {text}") from None
+
+
+def _shrink(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < AB_SCALE:
+        raise argparse.ArgumentTypeError(f"must be a chroma in Lab units in [0, {AB_SCALE:g}), got {text}")
+    return value
+
+
+def _shrink_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--shrink", type=_shrink, metavar="CHROMA",
+                        help=f"{what} with this much chroma (Lab units) taken off every pixel, its hue kept, "
+                             "fainter tints made gray (default: the model's own setting; 0: none)")
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--hint-points", type=int, default=10, metavar="N",
                        help="a model that takes hints is also scored with N hints sampled from each photo's "
                             "truth (default 10; 0: automatic only)")
+    _shrink_argument(score, "score the model")
     score.add_argument("--categories", metavar="TABLE",
                        help="CSV/TSV with 'file' and 'category' columns for a per-category summary (default: "
                             "such a table beside the photos, else their sub-folders)")
@@ -216,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
     export.add_argument("output", metavar="OUT.npz")
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
+    _shrink_argument(export, "store the model")
     return parser
 
 
@@ -371,6 +386,8 @@ def run_evaluate(args) -> int:
     if not paths:
         raise ValueError(f"no image files found in {args.data}")
     model = load_model(args.checkpoint)
+    if args.shrink is not None:
+        model.set_shrink(args.shrink)
     photos = []
     for path in _progress(paths, "reading"):
         try:
@@ -459,7 +476,10 @@ def run_demo(args) -> int:
 
 
 def run_export(args) -> int:
-    save_model(load_model(args.checkpoint), args.output, float16=args.float16)
+    model = load_model(args.checkpoint)
+    if args.shrink is not None:
+        model.set_shrink(args.shrink)
+    save_model(model, args.output, float16=args.float16)
     print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -13,6 +13,7 @@ normalisation and) ReLU:
     ├─ up to 1/2         upsample x2, conv 2w→w (+ s1),  conv w→w      ◄┤
     ├─ up to full        upsample x2, conv w→w (+ s0),   conv w→w      ◄┘
     └─ output            conv w→2, tanh          ab = 110 · tanh(...)
+                         [shrink: each pixel's (a, b) shortened by ``shrink``, hue kept]
 
 With ``skips=True`` (U-Net style, additive) each decoder level adds the
 encoder's features of the same resolution and width after its first
@@ -54,10 +55,10 @@ def normalize_lightness(lightness):
 
 
 def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False,
-                 context: bool = False) -> dict:
+                 context: bool = False, shrink: float = 0.0) -> dict:
     """Validate a model configuration; return it as a plain dict.
 
-    The defaults of ``hints``, ``skips`` and ``context`` are those of model
+    The defaults of ``hints``, ``skips``, ``context`` and ``shrink`` are those of model
     files written before these options existed, so such a file's stored
     configuration rebuilds its own network.
     """
@@ -70,15 +71,25 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
     for name, value in (("hints", hints), ("skips", skips), ("context", context)):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {value!r}")
+    if not (isinstance(shrink, (int, float, np.floating)) and 0 <= shrink < AB_SCALE):
+        raise ValueError(f"shrink must be a chroma in Lab units in [0, {AB_SCALE:g}), got {shrink!r}")
     config = {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
               "hints": bool(hints), "skips": bool(skips)}
     if context:         # only where it is on, so a configuration without it reads as before
         config["context"] = True
+    if shrink:
+        config["shrink"] = float(shrink)
     return config
 
 
+def network_config(config: dict) -> dict:
+    """The part of a configuration that fixes the weights: all but the output's ``shrink``."""
+    return {name: value for name, value in config.items() if name != "shrink"}
+
+
 def build_model(config: dict, seed: int = 0) -> "Colorizer":
-    """The network a stored configuration describes (older files lack ``hints``, ``skips``, ``context``: off)."""
+    """The network a stored configuration describes (older files lack ``hints``, ``skips``, ``context``,
+    ``shrink``: off)."""
     return Colorizer(**check_config(**config), seed=seed)
 
 
@@ -100,14 +111,18 @@ class Colorizer(nn.Module):
         Additive skip connections from each encoder resolution to the decoder.
     context : bool
         A global-context layer before the decoder (:class:`nnscratch.GlobalContext`).
+    shrink : float
+        Chroma, in Lab units, taken off every output pixel's (a, b) vector, its hue kept
+        (:class:`nnscratch.NormShrink`; 0: none): fainter tints become gray.  It has no weights,
+        so it can be set on a trained network (:meth:`set_shrink`, ``colorize export --shrink``).
     seed : int
         Seeds the He initialisation.
     """
 
     def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", hints: bool = False,
-                 skips: bool = True, context: bool = False, seed: int = 0):
+                 skips: bool = True, context: bool = False, shrink: float = 0.0, seed: int = 0):
         super().__init__()
-        self.config = check_config(hidden_layers, width, norm, hints, skips, context)
+        self.config = check_config(hidden_layers, width, norm, hints, skips, context, shrink)
         rng = np.random.default_rng(seed)
         widths = (width, 2 * width, 4 * width)
         extra = hidden_layers - 6
@@ -150,8 +165,15 @@ class Colorizer(nn.Module):
         layers.append(nn.Conv2d(channels, 2, 3, padding=1, rng=rng))
         layers.append(nn.Tanh())
         self.body = nn.Sequential(*layers)
+        self.output_shrink = nn.NormShrink(shrink / AB_SCALE)
         self._skip_adds = adds
         self._skip_taps = set(adds.values())
+
+    def set_shrink(self, shrink: float) -> "Colorizer":
+        """Take ``shrink`` Lab units of chroma off every output pixel from now on (0: none); returns self."""
+        self.config = check_config(**{**network_config(self.config), "shrink": shrink})
+        self.output_shrink = nn.NormShrink(shrink / AB_SCALE)
+        return self
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -162,7 +184,7 @@ class Colorizer(nn.Module):
         kept = {}
         for index, layer in enumerate(self.body):
             x = self.layer_forward(index, layer, x, kept)
-        return x
+        return self.output_shrink.forward(x) if self.output_shrink.lambd else x
 
     def layer_forward(self, index: int, layer: nn.Module, x, kept: dict):
         """One layer of the body, with the skip connections: keep a tapped output, add a kept one."""
@@ -180,6 +202,8 @@ class Colorizer(nn.Module):
         A skip ``s = f(x) + kept`` hands ``ds`` to both ``f`` and the kept
         tensor, whose gradient is added where it was tapped.
         """
+        if self.output_shrink.lambd:
+            grad_output = self.output_shrink.backward(grad_output)
         skip_grads = {}
         layers = list(self.body)
         for index in range(len(layers) - 1, -1, -1):

@@ -39,7 +39,7 @@ from nnscratch import distributed
 from .checkpoints import latest_checkpoint, prune_checkpoints
 from .data import CropSampler, PhotoSet, check_light_jitter
 from .evaluate import evaluate_photos
-from .model import build_model, check_config
+from .model import build_model, check_config, network_config
 
 # "logmse": each crop's log mean squared error, averaged over the batch — the per-photo PSNR that
 # evaluation averages, so nearly colourless crops count as much as vivid ones.  Its floor, 1e-3 in
@@ -478,7 +478,7 @@ def _initialise_from(model, source, say) -> None:
     from .infer import load_model
 
     donor = load_model(None if str(source) == "shipped" else source)
-    if donor.config != model.config:
+    if network_config(donor.config) != network_config(model.config):   # an output shrink has no weights
         raise ValueError(f"--init {source}: its network {donor.config} differs from this run's {model.config}; "
                          "give the same --width, --hidden-layers, --norm, --hints, skips and --global-context")
     model.load_state_dict(donor.state_dict())

@@ -33,7 +33,7 @@ import numpy as np
 
 from .backend import asnumpy, get_array_module
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, GlobalContext, LeakyReLU, Linear,
-                     MaxPool2d, ReLU, Sigmoid, Tanh, Upsample)
+                     MaxPool2d, NormShrink, ReLU, Sigmoid, Tanh, Upsample)
 from .losses import CrossEntropyLoss, L1Loss, LogMSELoss, MSELoss, SmoothL1Loss
 from .module import Module, Sequential
 
@@ -247,6 +247,15 @@ def _global_context(rng):
     return layer
 
 
+def _norm_shrink_input(rng, lambd=0.5):
+    """Channel vectors of random direction whose lengths keep 0.1 away from the kink at ``lambd``."""
+    direction = rng.normal(size=(2, 2, 4, 4))
+    direction /= np.sqrt((direction ** 2).sum(axis=1, keepdims=True))
+    length = np.where(rng.random((2, 1, 4, 4)) < 0.3, rng.uniform(0.05, lambd - 0.1, (2, 1, 4, 4)),
+                      rng.uniform(lambd + 0.1, 1.5, (2, 1, 4, 4)))
+    return direction * length
+
+
 def _batchnorm_eval(rng):
     layer = BatchNorm2d(3)
     layer.running_mean = rng.normal(size=3).astype(np.float32)
@@ -287,6 +296,7 @@ CASES: list[Case] = [
     module_case("LeakyReLU", lambda r: LeakyReLU(0.1), lambda r: away_from_zero(r, (2, 3, 4, 4)), KINK_TOLERANCE),
     module_case("Tanh", lambda r: Tanh(), lambda r: r.normal(size=(2, 3, 4, 4))),
     module_case("Sigmoid", lambda r: Sigmoid(), lambda r: r.normal(size=(2, 3, 4, 4))),
+    module_case("NormShrink 0.5", lambda r: NormShrink(0.5), _norm_shrink_input, KINK_TOLERANCE),
     module_case("Upsample nearest x2", lambda r: Upsample(scale_factor=2), lambda r: r.normal(size=(2, 2, 3, 4))),
     module_case("Upsample bilinear x2", lambda r: Upsample(scale_factor=2, mode="bilinear"),
                  lambda r: r.normal(size=(2, 2, 3, 4))),

@@ -235,3 +235,31 @@ def test_predict_keeps_exif_and_attaches_only_a_fitting_icc_profile(tmp_path, mo
         assert not out.getexif().get_ifd(0x8825)
     with Image.open(tmp_path / "gray-out.jpg") as out:   # a gray profile does not describe the RGB result
         assert out.getexif()[0x010F] == "Scanner Co" and "icc_profile" not in out.info
+
+
+def test_export_and_evaluate_with_an_output_shrink(photo_folder, tmp_path, model_file, capsys):
+    shrunk = tmp_path / "shrunk.npz"
+    assert main(["export", str(model_file), str(shrunk), "--shrink", "5"]) == 0
+    assert nn.load(shrunk)["config"]["model"]["shrink"] == 5.0
+    scores = {}
+    for name, args in (("plain", ["--checkpoint", str(model_file)]), ("shrunk", ["--checkpoint", str(shrunk)]),
+                       ("asked", ["--checkpoint", str(model_file), "--shrink", "5"]),
+                       ("undone", ["--checkpoint", str(shrunk), "--shrink", "0"])):
+        assert main(["evaluate", "--data", str(photo_folder), *args, "--json", str(tmp_path / f"{name}.json")]) == 0
+        scores[name] = json.loads((tmp_path / f"{name}.json").read_text())["mean"]
+    assert scores["shrunk"] == scores["asked"] and scores["undone"] == scores["plain"]
+    assert scores["shrunk"]["colorfulness"] < scores["plain"]["colorfulness"]
+    for value in ("-1", "110", "nan"):
+        with pytest.raises(SystemExit) as stop:
+            main(["export", str(model_file), str(tmp_path / "bad.npz"), "--shrink", value])
+        assert stop.value.code == 2 and "--shrink: must be a chroma in Lab units" in capsys.readouterr().err
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_a_model_with_an_output_shrink_can_be_fine_tuned(photo_folder, tmp_path, model_file, capsys):
+    shrunk = tmp_path / "shrunk.npz"
+    assert main(["export", str(model_file), str(shrunk), "--shrink", "3"]) == 0
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--batch-size", "2", "--crop", "16", "--width", "2", "--init", str(shrunk), "--no-progress",
+                 "--bn-batches", "1"]) == 0
+    assert "starting from the weights of" in capsys.readouterr().err

@@ -150,3 +150,37 @@ def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64(
     for theirs, our in zip(convs, mine):
         scale = np.abs(theirs.weight.grad.numpy()).max()
         assert np.abs(our.weight.grad - theirs.weight.grad.numpy()).max() <= 1e-10 * scale
+
+
+def test_an_output_shrink_takes_chroma_off_every_pixel_keeps_hue_and_the_weights():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 16, 16)).astype(np.float32)
+    plain = Colorizer(width=4, hints=True, seed=1).eval()
+    ab = plain.forward(x) * 110
+    shrunk = Colorizer(width=4, hints=True, shrink=6.0, seed=1).eval()
+    assert shrunk.config["shrink"] == 6.0 and "shrink" not in plain.config
+    assert list(shrunk.state_dict()) == list(plain.state_dict())          # no weights of its own
+    ab_shrunk = shrunk.forward(x) * 110
+    chroma, chroma_shrunk = np.hypot(*ab.transpose(1, 0, 2, 3)), np.hypot(*ab_shrunk.transpose(1, 0, 2, 3))
+    np.testing.assert_allclose(chroma_shrunk, np.maximum(chroma - 6.0, 0), atol=1e-4)
+    kept = chroma > 6.5
+    assert kept.any() and (~kept).any()
+    np.testing.assert_allclose(np.arctan2(ab_shrunk[:, 1], ab_shrunk[:, 0])[kept],
+                               np.arctan2(ab[:, 1], ab[:, 0])[kept], atol=1e-4)   # hue kept
+    np.testing.assert_array_equal(plain.set_shrink(6.0).forward(x), shrunk.forward(x))
+    np.testing.assert_array_equal(plain.set_shrink(0.0).forward(x) * 110, ab)
+    assert "shrink" not in plain.config
+    assert build_model(shrunk.config).config == shrunk.config
+    for bad in (-1.0, 110.0, float("nan")):
+        with pytest.raises(ValueError, match="shrink must be a chroma"):
+            Colorizer(width=2, shrink=bad)
+
+
+def test_the_output_shrink_backpropagates_through_the_whole_network():
+    model = Colorizer(hidden_layers=6, width=2, norm="none", shrink=20.0, seed=2).double()
+    model.body[0].input_grad = True
+    x = np.random.default_rng(4).normal(size=(1, 1, 8, 8)) * 2
+    chroma = np.hypot(*model.forward(x)[0]) * 110
+    assert (chroma > 25).mean() > 0.3 and (chroma < 15).mean() > 0.2      # both sides of the threshold
+    errors = nn.gradcheck(model, x, max_elements=20)
+    assert max(errors.values()) < 1e-5, errors

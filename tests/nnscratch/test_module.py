@@ -133,6 +133,16 @@ def test_log_mse_loss_is_minus_the_mean_psnr_of_the_samples():
     assert nn.LogMSELoss(eps=1e-15, reduction="sum").forward(pred, target) == pytest.approx(4 * loss, rel=1e-12)
 
 
+def test_norm_shrink_keeps_the_direction_and_shortens_by_lambda():
+    x = np.array([[[3.0, 0.2, 0.0]], [[4.0, 0.1, 0.0]]]).reshape(1, 2, 1, 3)     # lengths 5, ~0.22, 0
+    y = nn.NormShrink(1.0).forward(x)
+    np.testing.assert_allclose(y[0, :, 0, 0], [3.0 * 4 / 5, 4.0 * 4 / 5])        # length 5 -> 4, same direction
+    np.testing.assert_array_equal(y[0, :, 0, 1:], 0.0)                             # shorter than 1: zero, no NaN
+    np.testing.assert_array_equal(nn.NormShrink(0.0).forward(x), x)
+    with pytest.raises(ValueError, match="lambd must be >= 0"):
+        nn.NormShrink(-1.0)
+
+
 def test_seeded_initialisation_is_reproducible():
     nn.manual_seed(7)
     first = nn.Conv2d(3, 4, 3).weight.data

@@ -113,6 +113,24 @@ def test_global_context_matches_torch():
     check_module(ours, TorchGlobalContext(4), rng.normal(size=(3, 4, 5, 7)), rng)
 
 
+class TorchNormShrink(torch.nn.Module):
+    """Each position's channel vector shortened by lambd (zero below it), with torch's operators."""
+
+    def __init__(self, lambd):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x):
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+        return x * torch.clamp(norm - self.lambd, min=0) / norm
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.3, 1.2])
+def test_norm_shrink_matches_torch(lambd):
+    rng = np.random.default_rng(8)
+    check_module(nn.NormShrink(lambd), TorchNormShrink(lambd), rng.normal(size=(3, 2, 5, 4)), rng)
+
+
 def test_batchnorm_train_then_eval_matches_torch_including_running_statistics():
     rng = np.random.default_rng(0)
     ours, theirs = nn.BatchNorm2d(3, momentum=0.2).double(), torch.nn.BatchNorm2d(3, momentum=0.2)
