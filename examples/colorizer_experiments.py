@@ -3,6 +3,7 @@
     python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py transforms --data val/ [--checkpoint RUN_OR_FILE]
+    python examples/colorizer_experiments.py shrink --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
     python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
     python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
@@ -14,6 +15,11 @@
 * ``transforms``: other ways of toning the predicted chroma down, each scored the same way — the
   photo's mean chroma (its tint) and the variation about it scaled separately; every pixel's chroma
   moved a fixed amount towards gray (a soft threshold); the mean chroma capped.
+* ``shrink``: the model's output shrink (``colorize export --shrink``: each pixel's chroma shortened
+  by that many Lab units, hue kept, fainter tints gray) from 0 to 8, exactly as the exported model
+  would colorize; then how well choosing it by the mean gain carries over to unseen photos: the
+  photos split in two halves (alternate files), the shrink chosen on one half and scored on the
+  other, both ways.
 * ``soup``: the element-wise weighted average of the weights of several model files or
   checkpoints (a checkpoint gives its moving average), written as a model file that
   ``colorize evaluate --checkpoint soup.npz`` scores.  With ``--data`` (the training photos) the
@@ -35,6 +41,7 @@ from colorize.color import lab_to_rgb
 from colorize.data import PhotoSet
 from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab, save_model
 from colorize.metrics import colorfulness, psnr
+from colorize.model import AB_SCALE
 from colorize.train import CalibrationBatches, TrainingSettings
 from enhance import find_images, read_image
 
@@ -90,6 +97,35 @@ def mean_chroma_at_most(limit):
     return transform
 
 
+SHRINKS = (0, 1, 2, 3, 4, 5, 6, 8)
+
+
+def shrink_experiment(args):
+    """Every shrink of SHRINKS on every photo (one network pass each), then the two-fold check."""
+    model = load_model(args.checkpoint)
+    rows = []                                 # per photo: (gain, colourfulness, truth's) per shrink
+    for path in find_images(args.data):
+        truth = read_image(path)[..., :3]
+        light = image_lightness(truth)
+        gray = psnr(gray_baseline(truth), truth)
+        ab = predict_ab(model.set_shrink(0.0), light).transpose(2, 0, 1)[None] / AB_SCALE
+        row = []
+        for shrink in SHRINKS:
+            small = nn.NormShrink(shrink / AB_SCALE).forward(ab)[0] * AB_SCALE   # what set_shrink(shrink) gives
+            full = np.stack([_resize(small[0], *light.shape[::-1]), _resize(small[1], *light.shape[::-1])], -1)
+            rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], full], axis=-1)) * 255).astype(np.uint8)
+            row.append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
+        rows.append(row)
+    rows = np.array(rows)                                                  # (photos, shrinks, 3)
+    for index, shrink in enumerate(SHRINKS):
+        print(f"{f'shrink {shrink}':<26} {score(rows[:, index])}")
+    halves = (np.arange(len(rows)) % 2 == 0, np.arange(len(rows)) % 2 == 1)
+    for chosen_on, scored_on in (halves, halves[::-1]):
+        best = int(np.argmax(rows[chosen_on, :, 0].mean(axis=0)))
+        print(f"chosen on one half: shrink {SHRINKS[best]}; the other half at it: {score(rows[scored_on, best])}, "
+              f"at shrink 0: {score(rows[scored_on, 0])}")
+
+
 def experiment(args, variants, models=None):
     """Score each variant: ``name -> (views, change)``, a view being ``(size, mirror)`` or, with
     several ``models``, ``(size, mirror, model index)``; the views' chroma is averaged, then scaled
@@ -114,7 +150,7 @@ def experiment(args, variants, models=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("scale", "views", "transforms"):
+    for name in ("scale", "views", "transforms", "shrink"):
         one = sub.add_parser(name)
         one.add_argument("--data", required=True, help="folder of colour validation photos")
         one.add_argument("--checkpoint", help="model file, checkpoint or run folder (default: the shipped model)")
@@ -133,7 +169,9 @@ def main():
         one.add_argument("--batches", type=int, default=100, help="calibration batches of 16 crops (default 100)")
     again.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
-    if args.what == "scale":
+    if args.what == "shrink":
+        shrink_experiment(args)
+    elif args.what == "scale":
         experiment(args, {f"chroma x {s}": ([(256, False)], s) for s in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)})
     elif args.what == "views":
         sizes = [(224, False), (256, False), (288, False)]

@@ -88,6 +88,15 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_a
     toned = dict(re.findall(r"^(tint .*|chroma - .*|mean chroma .*?) +(gain .*)$", out, re.MULTILINE))
     assert len(toned) == 14, out
     assert toned["tint x 1.0, variation x 1.0"] == scaled["1.0"]      # both leave the prediction as it is
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "shrink", "--data", photo_folder)
+    shrunk = dict(re.findall(r"^shrink (\d+) +(gain .*)$", out, re.MULTILINE))
+    assert list(shrunk) == ["0", "1", "2", "3", "4", "5", "6", "8"] and shrunk["0"] == scaled["1.0"], out
+    assert len(re.findall(r"^chosen on one half: shrink \d+; the other half at it: gain", out, re.MULTILINE)) == 2
+    # the experiment's shrink is the model's: colorize evaluate --shrink 4 scores the same
+    evaluated = run_example("-m", "colorize.cli", "evaluate", "--data", photo_folder, "--shrink", "4")
+    gain, count, worst = re.search(r"PSNR gain over grayscale: ([-+][\d.]+) dB \((\d+) of 4 photos above their "
+                                   r"baseline, worst ([-+][\d.]+) dB\)", evaluated).groups()
+    assert shrunk["4"].startswith(f"gain {gain} dB, {count} of 4 above gray, worst {worst} dB"), (shrunk, evaluated)
     shipped = ROOT / "colorize" / "weights" / "colorizer.npz"
     run_example(ROOT / "examples" / "colorizer_experiments.py", "soup", shipped, shipped, "-o", tmp_path / "soup.npz")
     import nnscratch as nn
