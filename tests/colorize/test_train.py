@@ -18,14 +18,19 @@ from tests.conftest import synthetic_photo
 SMALL = dict(batch_size=2, crop=16, width=4, hidden_layers=8, checkpoint_every=2, progress=False, log_every=1)
 
 
-def test_overfitting_one_image_cuts_the_loss_tenfold_and_beats_the_grayscale_baseline(tmp_path):
+def train_on_one_photo(tmp_path, **options):
+    """200 steps on a single 32-px photo; returns the logged losses and the photo."""
     folder = tmp_path / "one"
     folder.mkdir()
     photo = synthetic_photo(32, 32, seed=1)
     Image.fromarray(photo).save(folder / "only.png")
     records = train(data=folder, out=tmp_path / "run", steps=200, batch_size=2, crop=32, width=8, hidden_layers=8,
-                    lr=3e-3, scale=(1.0, 1.0), checkpoint_every=200, progress=False, log_every=1)
-    losses = [r["loss"] for r in records if "loss" in r]
+                    lr=3e-3, scale=(1.0, 1.0), checkpoint_every=200, progress=False, log_every=1, **options)
+    return [r["loss"] for r in records if "loss" in r], photo
+
+
+def test_overfitting_one_image_cuts_the_loss_tenfold_and_beats_the_grayscale_baseline(tmp_path):
+    losses, photo = train_on_one_photo(tmp_path)
     assert np.mean(losses[-10:]) * 10 <= np.mean(losses[:3]), losses
     scores = score_photo(load_model(tmp_path / "run"), photo, size=None)
     assert scores["psnr"] >= scores["psnr_gray"] + 5, scores
@@ -34,13 +39,7 @@ def test_overfitting_one_image_cuts_the_loss_tenfold_and_beats_the_grayscale_bas
 
 
 def test_the_per_crop_log_mse_loss_trains_the_network_too(tmp_path):
-    folder = tmp_path / "one"
-    folder.mkdir()
-    photo = synthetic_photo(32, 32, seed=1)
-    Image.fromarray(photo).save(folder / "only.png")
-    records = train(data=folder, out=tmp_path / "run", steps=200, batch_size=2, crop=32, width=8, hidden_layers=8,
-                    lr=3e-3, scale=(1.0, 1.0), checkpoint_every=200, progress=False, log_every=1, loss="logmse")
-    losses = [r["loss"] for r in records if "loss" in r]
+    losses, photo = train_on_one_photo(tmp_path, loss="logmse")
     assert np.mean(losses[-10:]) <= np.mean(losses[:3]) - np.log(10), losses    # the crops' MSE 10x lower
     scores = score_photo(load_model(tmp_path / "run"), photo, size=None)
     assert scores["psnr"] >= scores["psnr_gray"] + 5, scores
