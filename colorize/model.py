@@ -165,7 +165,7 @@ class Colorizer(nn.Module):
         layers.append(nn.Conv2d(channels, 2, 3, padding=1, rng=rng))
         layers.append(nn.Tanh())
         self.body = nn.Sequential(*layers)
-        self.output_shrink = nn.NormShrink(shrink / AB_SCALE)
+        self.set_shrink(shrink)
         self._skip_adds = adds
         self._skip_taps = set(adds.values())
 
@@ -184,7 +184,7 @@ class Colorizer(nn.Module):
         kept = {}
         for index, layer in enumerate(self.body):
             x = self.layer_forward(index, layer, x, kept)
-        return self.output_shrink.forward(x) if self.output_shrink.lambd else x
+        return self.output_shrink.forward(x)
 
     def layer_forward(self, index: int, layer: nn.Module, x, kept: dict):
         """One layer of the body, with the skip connections: keep a tapped output, add a kept one."""
@@ -202,8 +202,7 @@ class Colorizer(nn.Module):
         A skip ``s = f(x) + kept`` hands ``ds`` to both ``f`` and the kept
         tensor, whose gradient is added where it was tapped.
         """
-        if self.output_shrink.lambd:
-            grad_output = self.output_shrink.backward(grad_output)
+        grad_output = self.output_shrink.backward(grad_output)
         skip_grads = {}
         layers = list(self.body)
         for index in range(len(layers) - 1, -1, -1):

@@ -43,7 +43,7 @@ from .model import build_model, check_config, network_config
 
 # "logmse": each crop's log mean squared error, averaged over the batch — the per-photo PSNR that
 # evaluation averages, so nearly colourless crops count as much as vivid ones.  Its floor, 1e-3 in
-# (ab / 110)², is an ab error of 3.5 units: below the error of 95 % of the shipped model's training
+# (ab / 110)², is an ab error of 3.5 units: below the error of 95 % of the previous shipped model's training
 # crops (and below the chroma of 95 % of them), so it bounds the gradient without flattening the log.
 LOG_MSE_EPS = 1e-3
 LOSSES = {"huber": lambda: nn.SmoothL1Loss(beta=0.1), "mse": nn.MSELoss, "l1": nn.L1Loss,

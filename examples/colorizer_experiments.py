@@ -59,11 +59,15 @@ def recompute_statistics(model, data, batches=100):
 
 
 def full_size_ab(model, light, size=256, mirror=False):
-    height, width = light.shape
     view = np.ascontiguousarray(light[:, ::-1]) if mirror else light
-    ab = predict_ab(model, view, size)
-    full = np.stack([_resize(ab[..., 0], width, height), _resize(ab[..., 1], width, height)], axis=-1)
+    full = to_full_size(predict_ab(model, view, size), light.shape)
     return full[:, ::-1] if mirror else full
+
+
+def to_full_size(ab, shape):
+    """Working-size chroma (h, w, 2) resized to ``shape`` (H, W), as colorize() does."""
+    height, width = shape
+    return np.stack([_resize(ab[..., 0], width, height), _resize(ab[..., 1], width, height)], axis=-1)
 
 
 def score(rows):
@@ -112,7 +116,7 @@ def shrink_experiment(args):
         row = []
         for shrink in SHRINKS:
             small = nn.NormShrink(shrink / AB_SCALE).forward(ab)[0] * AB_SCALE   # what set_shrink(shrink) gives
-            full = np.stack([_resize(small[0], *light.shape[::-1]), _resize(small[1], *light.shape[::-1])], -1)
+            full = to_full_size(small.transpose(1, 2, 0), light.shape)
             rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], full], axis=-1)) * 255).astype(np.uint8)
             row.append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
         rows.append(row)
