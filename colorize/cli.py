@@ -25,7 +25,7 @@ from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
 from .metrics import colorfulness
 from .model import AB_SCALE, Colorizer, layer_table
-from .train import NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
+from .train import LOG_MSE_EPS, NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
 
@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--loss", choices=["huber", "mse", "l1", "logmse"], default="huber",
                      help="loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
                           "PSNR that evaluation averages (logmse)")
+    fit.add_argument("--log-eps", type=_positive_float, default=LOG_MSE_EPS, metavar="EPS",
+                     help="logmse's floor on each crop's MSE in (ab / 110)^2 (default 1e-3, an ab error of 3.5); "
+                          "smaller weighs nearly colourless crops more")
     fit.add_argument("--seed", type=int, default=0, help="seeds the weights, the crops and the training hints")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda runs on a GPU through CuPy")
     held_out = fit.add_mutually_exclusive_group()

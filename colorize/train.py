@@ -42,12 +42,13 @@ from .evaluate import evaluate_photos
 from .model import build_model, check_config, network_config
 
 # "logmse": each crop's log mean squared error, averaged over the batch — the per-photo PSNR that
-# evaluation averages, so nearly colourless crops count as much as vivid ones.  Its floor, 1e-3 in
-# (ab / 110)², is an ab error of 3.5 units: below the error of 95 % of the previous shipped model's training
-# crops (and below the chroma of 95 % of them), so it bounds the gradient without flattening the log.
+# evaluation averages, so nearly colourless crops count as much as vivid ones.  Its default floor
+# (log_eps), 1e-3 in (ab / 110)², is an ab error of 3.5 units: below the error of 95 % of the previous
+# shipped model's training crops (and below the chroma of 95 % of them), so it bounds the gradient without
+# flattening the log.  A smaller floor weighs the nearly colourless crops more.
 LOG_MSE_EPS = 1e-3
-LOSSES = {"huber": lambda: nn.SmoothL1Loss(beta=0.1), "mse": nn.MSELoss, "l1": nn.L1Loss,
-          "logmse": lambda: nn.LogMSELoss(eps=LOG_MSE_EPS)}
+LOSSES = {"huber": lambda eps: nn.SmoothL1Loss(beta=0.1), "mse": lambda eps: nn.MSELoss(),
+          "l1": lambda eps: nn.L1Loss(), "logmse": lambda eps: nn.LogMSELoss(eps=eps)}
 
 
 class TrainingError(RuntimeError):
@@ -95,7 +96,8 @@ def _plot(records: list[dict], path: Path) -> None:
         if window > 1:
             smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
             left.plot(steps[window - 1:], smooth, color="C0", label=f"mean of {window}")
-        left.set_yscale("log")
+        if losses.min() > 0:           # a log MSE is itself logarithmic (and negative)
+            left.set_yscale("log")
     left.set_xlabel("step")
     left.set_ylabel("training loss")
     left.legend(loc="upper right") if train else None
@@ -152,6 +154,7 @@ class TrainingSettings:
     lr: float = 1e-4                    # Adam's learning rate
     weight_decay: float = 0.0           # Adam's L2 penalty on the weights (as torch.optim.Adam)
     loss: str = "huber"                 # on ab / 110: huber, mse, l1 or logmse (per crop)
+    log_eps: float = LOG_MSE_EPS        # logmse's floor on each crop's MSE
     width: int = 32                     # the network: channels at full resolution,
     hidden_layers: int = 18             # hidden convolutions,
     norm: str = "batch"                 # normalisation,
@@ -182,6 +185,8 @@ class TrainingSettings:
             raise ValueError(f"steps and epochs must be positive, got steps={self.steps}, epochs={self.epochs}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not (isinstance(self.log_eps, (int, float)) and self.log_eps > 0 and math.isfinite(self.log_eps)):
+            raise ValueError(f"log_eps must be a positive number, got {self.log_eps!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
@@ -309,7 +314,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     if config.get("dtype", "float32") == "float64":
         model.double()
     optimizer = nn.Adam(model.parameters(), lr=config["lr"], weight_decay=config.get("weight_decay", 0.0))
-    criterion = LOSSES[config["loss"]]()
+    criterion = LOSSES[config["loss"]](config.get("log_eps", LOG_MSE_EPS))
     step = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -442,7 +447,8 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
 
 RESUMABLE_CHANGES = ("lr", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every", "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
-                   "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size")
+                   "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size",
+                   "log_eps")
 
 
 def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:

@@ -165,25 +165,20 @@ def test_predict_never_overwrites_an_input_and_refuses_colliding_outputs(tmp_pat
     assert not (tmp_path / "clash").exists() and not (tmp_path / "flat").exists() and not (tmp_path / "out.png").exists()
 
 
-def test_an_out_of_range_light_jitter_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path, capsys):
-    for value in ("3", "-0.1", "nan"):
-        with pytest.raises(SystemExit) as stop:
-            main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1",
-                  "--light-jitter", value])
-        assert stop.value.code == 2
-        assert "--light-jitter: must be in [0, 2]" in capsys.readouterr().err
+@pytest.mark.parametrize("option, value, message", [
+    ("--light-jitter", "3", "must be in [0, 2]"), ("--light-jitter", "-0.1", "must be in [0, 2]"),
+    ("--light-jitter", "nan", "must be in [0, 2]"),
+    ("--bn-batches", "-1", "must be a whole number >= 0, got -1"), ("--bn-batches", "2.5", "invalid _count value"),
+    ("--log-eps", "0", "must be a positive number, got 0"), ("--log-eps", "nan", "must be a positive number"),
+    ("--log-eps", "inf", "must be a positive number")])
+def test_a_bad_training_setting_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path, capsys,
+                                                                            option, value, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1", option, value])
+    assert stop.value.code == 2
+    assert f"{option}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
-
-def test_a_negative_or_fractional_bn_batches_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path,
-                                                                                          capsys):
-    for value, message in (("-1", "must be a whole number >= 0, got -1"), ("2.5", "invalid _count value")):
-        with pytest.raises(SystemExit) as stop:
-            main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "1",
-                  "--bn-batches", value])
-        assert stop.value.code == 2
-        assert f"--bn-batches: {message}" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()
 
 def test_evaluate_skips_gray_and_unreadable_photos_and_takes_a_single_file(tmp_path, model_file, capsys):
     folder = tmp_path / "eval"

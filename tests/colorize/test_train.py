@@ -38,12 +38,31 @@ def test_overfitting_one_image_cuts_the_loss_tenfold_and_beats_the_grayscale_bas
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["hidden_layers"] == 8
 
 
+@pytest.mark.filterwarnings("error::UserWarning")     # its loss plot: a negative loss on a linear axis
 def test_the_per_crop_log_mse_loss_trains_the_network_too(tmp_path):
     losses, photo = train_on_one_photo(tmp_path, loss="logmse")
     assert np.mean(losses[-10:]) <= np.mean(losses[:3]) - np.log(10), losses    # the crops' MSE 10x lower
     scores = score_photo(load_model(tmp_path / "run"), photo, size=None)
     assert scores["psnr"] >= scores["psnr_gray"] + 5, scores
     assert json.loads((tmp_path / "run" / "config.json").read_text())["loss"] == "logmse"
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+
+
+def test_the_log_mse_floor_is_a_setting_of_the_run(photo_folder, tmp_path):
+    """One crop, one step, same seed: the first loss is log(crop MSE + floor) for each floor."""
+    first = {}
+    for eps in (1e-8, 0.1):
+        records = train(data=photo_folder, out=tmp_path / str(eps), steps=1, loss="logmse", log_eps=eps,
+                        **{**SMALL, "batch_size": 1})
+        first[eps] = next(r["loss"] for r in records if "loss" in r)
+        assert json.loads((tmp_path / str(eps) / "config.json").read_text())["log_eps"] == eps
+    crop_mse = np.exp(first[1e-8]) - 1e-8
+    assert 1e-4 < crop_mse < 1
+    assert first[0.1] == pytest.approx(np.log(crop_mse + 0.1), rel=1e-5)
+    for bad in (0.0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="log_eps"):
+            train(data=photo_folder, out=tmp_path / "bad", steps=1, loss="logmse", log_eps=bad, **SMALL)
+    assert not (tmp_path / "bad").exists()
 
 
 def weights(run):
@@ -120,7 +139,7 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(pho
             value = super().forward(pred, target)
             return float("nan") if PoisonedLoss.calls == 5 else value
 
-    monkeypatch.setitem(train_module.LOSSES, "mse", PoisonedLoss)
+    monkeypatch.setitem(train_module.LOSSES, "mse", lambda eps: PoisonedLoss())
     with pytest.raises(TrainingError, match=r"loss became nan at step 4.*checkpoint \(step 4\) is intact"):
         train(data=photo_folder, out=tmp_path / "run", steps=10, loss="mse", **SMALL)
     state = weights(tmp_path / "run")
