@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
                           "PSNR that evaluation averages (logmse)")
     fit.add_argument("--log-eps", type=_positive_float, default=LOG_MSE_EPS, metavar="EPS",
-                     help="logmse's floor on each crop's MSE in (ab / 110)^2 (default 1e-3, an ab error of 3.5); "
+                     help="logmse's floor on each crop's MSE in (ab / 110)^2 (default %(default)g, an ab error of 3.5); "
                           "smaller weighs nearly colourless crops more")
     fit.add_argument("--seed", type=int, default=0, help="seeds the weights, the crops and the training hints")
     fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda runs on a GPU through CuPy")

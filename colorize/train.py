@@ -185,10 +185,9 @@ class TrainingSettings:
             raise ValueError(f"steps and epochs must be positive, got steps={self.steps}, epochs={self.epochs}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if not (isinstance(self.log_eps, (int, float)) and self.log_eps > 0 and math.isfinite(self.log_eps)):
-            raise ValueError(f"log_eps must be a positive number, got {self.log_eps!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr!r}")
+        for label, value in (("log_eps", self.log_eps), ("learning rate", self.lr)):
+            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+                raise ValueError(f"{label} must be a positive number, got {value!r}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
         if not (0 <= self.weight_decay < 1):
