@@ -17,6 +17,7 @@ import numpy as np
 
 import nnscratch as nn
 from nnscratch import __version__, distributed
+from nnscratch.optim import SCHEDULES
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         read_metadata, to_uint8, write_image)
 
@@ -139,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=_positive_int, default=16, help="crops per optimizer step")
     fit.add_argument("--crop", type=_positive_int, default=128, help="crop side in pixels, a multiple of 8 (default 128)")
     fit.add_argument("--lr", type=_positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    fit.add_argument("--warmup", type=_count, default=0, metavar="N",
+                     help="raise the learning rate linearly to --lr over the first N steps (default 0: none); "
+                          "softens the first steps of a fresh optimizer on trained weights (--init)")
+    fit.add_argument("--lr-decay", choices=list(SCHEDULES), default="constant",
+                     help="after the warm-up keep --lr (constant) or bring it to 0 at the last step along half "
+                          "a cosine (cosine; raising --steps on resume stretches the curve)")
     fit.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (default 32)")
     fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
     fit.add_argument("--norm", choices=["batch", "none"], default="batch",
@@ -186,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the moving average's batch-norm statistics are recomputed for its own weights over N "
                           "batches of training crops at every checkpoint (default 100; 0: the live network's)")
     fit.add_argument("--resume", action="store_true",
-                     help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr and the checkpoint "
-                          "options may change; other settings are the checkpoint's)")
+                     help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr, --warmup, --lr-decay "
+                          "and the checkpoint options may change; other settings are the checkpoint's)")
     fit.add_argument("--init", metavar="PATH|shipped",
                      help="start from these weights (a model file, checkpoint, run folder, or 'shipped') with a "
                           "fresh optimizer: fine-tune a model on your own photos")

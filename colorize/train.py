@@ -35,6 +35,7 @@ import numpy as np
 import nnscratch as nn
 from enhance.io import find_images, write_atomically, write_figure
 from nnscratch import distributed
+from nnscratch.optim import SCHEDULES
 
 from .checkpoints import latest_checkpoint, prune_checkpoints
 from .data import CropSampler, PhotoSet, check_light_jitter
@@ -151,7 +152,9 @@ class TrainingSettings:
     epochs: float | None = None         # ... or passes over the photos (one crop each)
     batch_size: int = 16                # crops per step (over all processes)
     crop: int = 128                     # crop side, a multiple of 8
-    lr: float = 1e-4                    # Adam's learning rate
+    lr: float = 1e-4                    # Adam's learning rate,
+    warmup: int = 0                     # reached by a linear warm-up over this many steps,
+    lr_decay: str = "constant"          # then kept ("constant") or brought to 0 at the end ("cosine")
     weight_decay: float = 0.0           # Adam's L2 penalty on the weights (as torch.optim.Adam)
     loss: str = "huber"                 # on ab / 110: huber, mse, l1 or logmse (per crop)
     log_eps: float = LOG_MSE_EPS        # logmse's floor on each crop's MSE
@@ -188,6 +191,10 @@ class TrainingSettings:
         for label, value in (("log_eps", self.log_eps), ("learning rate", self.lr)):
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be a positive number, got {value!r}")
+        if self.lr_decay not in SCHEDULES:
+            raise ValueError(f"lr_decay must be one of {', '.join(SCHEDULES)}, got {self.lr_decay!r}")
+        if not (isinstance(self.warmup, int) and self.warmup >= 0):
+            raise ValueError(f"warmup must be a whole number of steps >= 0, got {self.warmup!r}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
         if not (0 <= self.weight_decay < 1):
@@ -247,8 +254,9 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     messages (resume decisions, skipped photos, validation) as well.
 
     On resume the checkpoint's configuration wins, except for the settings
-    that can change safely mid-run (``steps``/``epochs``, ``lr``,
-    ``checkpoint_every``, ``keep_checkpoints``, ``log_every``): those given
+    that can change safely mid-run (``steps``/``epochs``, ``lr`` and its schedule ``warmup`` and
+    ``lr_decay``, ``weight_decay``, ``checkpoint_every``, ``keep_checkpoints``, ``log_every``,
+    ``bn_batches``): those given
     with other values than the checkpoint's are applied, said, and noted in
     ``metrics.jsonl``; other changed settings are named as overridden.
     ``init`` (a model file, checkpoint, run folder, or ``"shipped"``) starts
@@ -308,6 +316,8 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
                           hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0))
     total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
+    if config.get("warmup", 0) >= total:
+        raise ValueError(f"the warm-up ({config['warmup']} steps) must be shorter than the run ({total} steps)")
 
     model = build_model(config["model"], seed=config["seed"])
     if config.get("dtype", "float32") == "float64":
@@ -399,6 +409,8 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
                 kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
                 raise TrainingError(f"the loss became {value} at step {step}: training stopped{kept}. "
                                     "Try a lower learning rate.")
+            optimizer.lr = nn.scheduled_lr(step, total, config["lr"], config.get("warmup", 0),
+                                           config.get("lr_decay", "constant"))
             optimizer.step()
             average.update()
             step += 1
@@ -406,7 +418,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             bar.update(1)
             if step % config["log_every"] == 0 or step == stop_at:
                 elapsed = time.perf_counter() - window_start
-                record = {"step": step, "loss": value, "images_per_s": window_images / max(elapsed, 1e-9),
+                record = {"step": step, "loss": value, "lr": optimizer.lr, "images_per_s": window_images / max(elapsed, 1e-9),
                           "data_wait": window_wait / max(elapsed, 1e-9),
                           "time": time.time()}
                 records.append(record)
@@ -444,7 +456,7 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
     return value, stopping
 
 
-RESUMABLE_CHANGES = ("lr", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every", "bn_batches")
+RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every", "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size",
                    "log_eps")

@@ -14,7 +14,7 @@ _EXPORTS = {
                "Linear", "MaxPool2d", "NormShrink", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"),
     "losses": ("CrossEntropyLoss", "L1Loss", "LogMSELoss", "MSELoss", "SmoothL1Loss"),
     "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
-    "optim": ("SGD", "Adam", "Optimizer"),
+    "optim": ("SGD", "Adam", "Optimizer", "scheduled_lr"),
     "serialize": ("StateFileError", "load", "save"),
     # ``gradcheck`` is the module and, after first use, the function: ``python -m nnscratch.gradcheck``
     # then runs the module fresh (no runpy warning).
@@ -29,8 +29,8 @@ __all__ = [
     "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "LogMSELoss", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "NormShrink", "Optimizer", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid", "SmoothL1Loss",
     "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "get_array_module", "gradcheck",
-    "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "to_device",
-    "update_batch_norm", "verdict",
+    "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "scheduled_lr",
+    "to_device", "update_batch_norm", "verdict",
 ]
 
 

@@ -183,3 +183,34 @@ class Adam(Optimizer):
         update = exp_avg / denom
         update *= self.lr / bias_correction1
         data -= update
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(step: int, total: int, lr: float, warmup: int = 0, decay: str = "constant") -> float:
+    """The learning rate for optimizer step ``step`` (0-based) of ``total``.
+
+    A linear warm-up over the first ``warmup`` steps, ``lr * (step + 1) / warmup`` (so the
+    first step already moves), then ``decay``: "constant" keeps ``lr``; "cosine" follows half
+    a cosine from ``lr`` at step ``warmup`` towards 0 at ``total``,
+
+        lr * (1 + cos(pi * (step - warmup) / (total - warmup))) / 2,
+
+    which is ``torch.optim.lr_scheduler.LinearLR(start_factor=1/warmup, total_iters=warmup-1)``
+    followed by ``CosineAnnealingLR(T_max=total-warmup)`` (``eta_min=0``).  A pure function of
+    the step, so a resumed run takes up the schedule where it stopped.
+    """
+    if decay not in SCHEDULES:
+        raise ValueError(f"decay must be one of {', '.join(SCHEDULES)}, got {decay!r}")
+    if not (isinstance(warmup, int) and warmup >= 0):
+        raise ValueError(f"warmup must be a whole number of steps >= 0, got {warmup!r}")
+    if not (isinstance(total, int) and total > warmup):
+        raise ValueError(f"total must be a whole number of steps above warmup ({warmup}), got {total!r}")
+    if not (isinstance(step, int) and step >= 0):
+        raise ValueError(f"step must be a whole number >= 0, got {step!r}")
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if decay == "cosine":
+        return lr * (1 + math.cos(math.pi * min(step - warmup, total - warmup) / (total - warmup))) / 2
+    return lr

@@ -170,7 +170,8 @@ def test_predict_never_overwrites_an_input_and_refuses_colliding_outputs(tmp_pat
     ("--light-jitter", "nan", "must be in [0, 2]"),
     ("--bn-batches", "-1", "must be a whole number >= 0, got -1"), ("--bn-batches", "2.5", "invalid _count value"),
     ("--log-eps", "0", "must be a positive number, got 0"), ("--log-eps", "nan", "must be a positive number"),
-    ("--log-eps", "inf", "must be a positive number")])
+    ("--log-eps", "inf", "must be a positive number"),
+    ("--warmup", "-5", "must be a whole number >= 0, got -5"), ("--lr-decay", "linear", "invalid choice: 'linear'")])
 def test_a_bad_training_setting_is_a_usage_error_before_anything_is_written(photo_folder, tmp_path, capsys,
                                                                             option, value, message):
     with pytest.raises(SystemExit) as stop:

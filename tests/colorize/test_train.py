@@ -81,11 +81,13 @@ def assert_same_state(first, second):
         np.testing.assert_array_equal(value, second["ema"][name], err_msg=f"ema {name}")
 
 
-@pytest.mark.parametrize("hints, light_jitter", [(False, 0.0), (True, 0.0), (True, 0.3)])
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path, hints, light_jitter):
-    train(data=photo_folder, out=tmp_path / "straight", steps=6, hints=hints, light_jitter=light_jitter, **SMALL)
-    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, hints=hints, light_jitter=light_jitter,
+@pytest.mark.parametrize("hints, light_jitter, schedule", [
+    (False, 0.0, {}), (True, 0.0, {}), (True, 0.3, {}), (False, 0.0, {"warmup": 2, "lr_decay": "cosine"})])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(photo_folder, tmp_path, hints, light_jitter, schedule):
+    train(data=photo_folder, out=tmp_path / "straight", steps=6, hints=hints, light_jitter=light_jitter, **schedule,
           **SMALL)
+    train(data=photo_folder, out=tmp_path / "pieces", steps=6, stop_after=3, hints=hints, light_jitter=light_jitter,
+          **schedule, **SMALL)
     assert weights(tmp_path / "pieces")["step"] == 3
     assert weights(tmp_path / "pieces")["config"]["light_jitter"] == light_jitter
     train(data=photo_folder, out=tmp_path / "pieces", resume=True, progress=False)
@@ -245,10 +247,12 @@ def test_one_settings_object_serves_the_command_line_the_api_and_the_checkpoint(
     args = build_parser().parse_args(["train", "--data", str(photo_folder), "--out", str(tmp_path / "cli"),
                                       "--steps", "2", "--batch-size", "2", "--crop", "16", "--width", "4",
                                       "--hidden-layers", "8", "--no-skips", "--hints", "--checkpoint-every", "2",
-                                      "--light-jitter", "0.2", "--bn-batches", "3", "--global-context"])
+                                      "--light-jitter", "0.2", "--bn-batches", "3", "--global-context",
+                                      "--warmup", "1", "--lr-decay", "cosine"])
     settings = training_settings(args)
     assert settings == TrainingSettings(steps=2, batch_size=2, crop=16, width=4, hidden_layers=8, skips=False,
-                                        hints=True, checkpoint_every=2, light_jitter=0.2, bn_batches=3, context=True)
+                                        hints=True, checkpoint_every=2, light_jitter=0.2, bn_batches=3, context=True,
+                                        warmup=1, lr_decay="cosine")
     train(photo_folder, tmp_path / "object", settings, progress=False)
     train(photo_folder, tmp_path / "keywords", progress=False, **asdict(settings))
     assert_same_state(weights(tmp_path / "object"), weights(tmp_path / "keywords"))
@@ -268,6 +272,23 @@ def test_weight_decay_reaches_adam_and_may_change_on_resume(photo_folder, tmp_pa
     state = weights(tmp_path / "run")
     assert state["step"] == 4 and state["optimizer"]["hyperparameters"]["weight_decay"] == pytest.approx(0.001)
     assert state["config"]["weight_decay"] == pytest.approx(0.001)
+
+
+def test_the_learning_rate_schedule_sets_each_step_s_rate_and_is_checked_before_anything_is_written(
+        photo_folder, tmp_path):
+    records = train(data=photo_folder, out=tmp_path / "run", steps=6, warmup=2, lr_decay="cosine", lr=1e-3, **SMALL)
+    used = [r["lr"] for r in records if "loss" in r]              # the rate of the step each record closes
+    expected = [5e-4, 1e-3] + [1e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in range(4)]   # 1e-3 down to 0 at 6
+    np.testing.assert_allclose(used, expected, rtol=1e-12, atol=1e-20)
+    constant = train(data=photo_folder, out=tmp_path / "constant", steps=6, lr=1e-3, **SMALL)
+    assert [r["lr"] for r in constant if "loss" in r] == [1e-3] * 6
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (stored["warmup"], stored["lr_decay"]) == (2, "cosine")
+    for bad, message in [(dict(warmup=6), "warm-up .6 steps. must be shorter than the run .6 steps."),
+                         (dict(warmup=-1), "warmup must be"), (dict(lr_decay="step"), "lr_decay must be one of")]:
+        with pytest.raises(ValueError, match=message):
+            train(data=photo_folder, out=tmp_path / "bad", steps=6, **bad, **SMALL)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_the_averaged_weights_get_batch_norm_statistics_of_their_own(photo_folder, tmp_path):

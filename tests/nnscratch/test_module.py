@@ -187,6 +187,21 @@ def test_optimizer_state_for_another_optimizer_is_refused():
         nn.SGD(net.parameters(), lr=0.1).load_state_dict(nn.Adam(net.parameters()).state_dict())
 
 
+def test_the_learning_rate_schedule_warms_up_then_holds_or_follows_half_a_cosine():
+    warm = [nn.scheduled_lr(t, 10, 1e-3, warmup=4) for t in range(10)]
+    np.testing.assert_allclose(warm, [2.5e-4, 5e-4, 7.5e-4] + [1e-3] * 7, rtol=1e-15)
+    cosine = [nn.scheduled_lr(t, 12, 1e-3, warmup=4, decay="cosine") for t in range(13)]
+    assert cosine[3] == cosine[4] == 1e-3                      # the warm-up ends where the cosine starts
+    assert cosine[8] == pytest.approx(5e-4, rel=1e-12)         # half way down at half the decay
+    assert cosine[12] == pytest.approx(0, abs=1e-20) and all(a > b for a, b in zip(cosine[4:], cosine[5:]))
+    assert nn.scheduled_lr(0, 5, 1e-3, decay="cosine") == 1e-3  # no warm-up: the first step at full rate
+    for bad, message in [(dict(decay="linear"), "decay must be one of constant, cosine"),
+                         (dict(warmup=-1), "warmup must be"), (dict(warmup=2.5), "warmup must be"),
+                         (dict(warmup=10), "total must be"), (dict(step=-1), "step must be")]:
+        with pytest.raises(ValueError, match=message):
+            nn.scheduled_lr(**{"step": 0, "total": 10, "lr": 1e-3, **bad})
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 2, 1, 1), (1, 4, 1, 6), (3, 1, 7, 2)])
 def test_bilinear_doubling_fast_path_equals_the_general_plan(shape):
     rng = np.random.default_rng(5)

@@ -283,3 +283,19 @@ def test_optimizer_trajectory_matches_torch_over_20_steps(name):
         torch_optimizer.step()
     for name_, param in ours.named_parameters():
         assert_matches(param.data, getattr_path(theirs, name_), f"{name_} after 20 steps")
+
+
+@pytest.mark.parametrize("warmup, total", [(5, 20), (0, 12), (2, 3)])
+def test_learning_rate_schedule_matches_torch_warm_up_then_cosine_annealing(warmup, total):
+    from torch.optim import lr_scheduler
+
+    torch_optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+    cosine = lr_scheduler.CosineAnnealingLR(torch_optimizer, T_max=total - warmup)
+    if warmup:
+        warm = lr_scheduler.LinearLR(torch_optimizer, start_factor=1 / warmup, total_iters=warmup - 1)
+        cosine = lr_scheduler.SequentialLR(torch_optimizer, [warm, cosine], milestones=[warmup])
+    for step in range(total):
+        expected = torch_optimizer.param_groups[0]["lr"]
+        assert nn.scheduled_lr(step, total, 3e-4, warmup, "cosine") == pytest.approx(expected, rel=1e-12, abs=1e-20), step
+        torch_optimizer.step()
+        cosine.step()
