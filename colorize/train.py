@@ -418,9 +418,9 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             bar.update(1)
             if step % config["log_every"] == 0 or step == stop_at:
                 elapsed = time.perf_counter() - window_start
-                record = {"step": step, "loss": value, "lr": optimizer.lr, "images_per_s": window_images / max(elapsed, 1e-9),
-                          "data_wait": window_wait / max(elapsed, 1e-9),
-                          "time": time.time()}
+                record = {"step": step, "loss": value, "lr": optimizer.lr,
+                          "images_per_s": window_images / max(elapsed, 1e-9),
+                          "data_wait": window_wait / max(elapsed, 1e-9), "time": time.time()}
                 records.append(record)
                 if lead:
                     _append_record(metrics_path, record)
@@ -456,7 +456,8 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
     return value, stopping
 
 
-RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every", "bn_batches")
+RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every",
+                     "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size",
                    "log_eps")
