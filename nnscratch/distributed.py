@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -224,6 +225,12 @@ def finish_files(done: str, total: int, failed: int, comm=None) -> int:
     return 1 if failed else 0
 
 
+# MPI_Abort can kill the launcher's forwarding before it has passed on what the failing process
+# wrote just before (MPICH's Hydra lost the whole stderr of such a process in one run of the test
+# suite): a moment's grace first, so that the message saying why the job ended reaches the user.
+ABORT_GRACE_S = 0.5
+
+
 @contextmanager
 def abort_on_error(comm=None, name: str = "nnscratch", collective: tuple = ()):
     """Around a process's main work under MPI: an exception in this process is printed with its rank
@@ -237,5 +244,6 @@ def abort_on_error(comm=None, name: str = "nnscratch", collective: tuple = ()):
         if comm.size > 1 and not isinstance(error, (SystemExit, *collective)):
             print(f"{name}: process {comm.rank} of {comm.size} failed ({type(error).__name__}: {error}); "
                   "ending the whole job", file=sys.stderr, flush=True)
+            time.sleep(ABORT_GRACE_S)
             comm.abort(1)
         raise

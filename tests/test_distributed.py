@@ -242,4 +242,4 @@ def test_an_exception_in_one_process_ends_the_job_instead_of_a_hang(tmp_path):
     started = time.monotonic()
     result = launch(2, sys.executable, script, timeout=60)
     assert result.returncode != 0 and time.monotonic() - started < 60
-    assert "job: process 1 of 2 failed (OSError: disk full); ending the whole job" in result.stderr
+    assert "job: process 1 of 2 failed (OSError: disk full); ending the whole job" in result.stderr, result
