@@ -21,6 +21,7 @@ from nnscratch.optim import SCHEDULES
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         read_metadata, to_uint8, write_image)
 
+from .bins import UNIFORM_MIX
 from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
@@ -93,6 +94,29 @@ def _shrink_argument(parser: argparse.ArgumentParser, what: str) -> None:
                              "fainter tints made gray (default: the model's own setting; 0: none)")
 
 
+def _temperature(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"must be in (0, 10], got {text}")
+    return value
+
+
+def _temperature_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--temperature", type=_temperature, metavar="T",
+                        help=f"{what} with this read-out temperature (a model trained with --loss bins only): "
+                             "lower is bolder colour, 1 the plain mean (default: the model's own setting)")
+
+
+def _readout_settings(model, args) -> None:
+    """Apply ``--shrink`` and ``--temperature`` where given (UsageError for a temperature the model cannot take)."""
+    if args.shrink is not None:
+        model.set_shrink(args.shrink)
+    if args.temperature is not None:
+        if model.readout is None:
+            raise UsageError("--temperature: this model has the regression head (trained without --loss bins)")
+        model.set_temperature(args.temperature)
+
+
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="a model file, a checkpoint, or a training run folder (default: the shipped model)")
@@ -150,9 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
     fit.add_argument("--norm", choices=["batch", "none"], default="batch",
                      help="normalisation between each hidden convolution and its ReLU")
-    fit.add_argument("--loss", choices=["huber", "mse", "l1", "logmse"], default="huber",
+    fit.add_argument("--loss", choices=["huber", "mse", "l1", "logmse", "bins"], default="huber",
                      help="loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
-                          "PSNR that evaluation averages (logmse)")
+                          "PSNR that evaluation averages (logmse); or bins: the network predicts a distribution "
+                          "over ab bins, trained by the rebalanced cross-entropy")
+    fit.add_argument("--uniform-mix", type=float, default=UNIFORM_MIX, metavar="MIX",
+                     help="bins: the class prior mixed with a uniform one by this much before its inverse weighs "
+                          "the classes (default %(default)g; 1: no rebalancing)")
     fit.add_argument("--log-eps", type=_positive_float, default=LOG_MSE_EPS, metavar="EPS",
                      help="logmse's floor on each crop's MSE in (ab / 110)^2 (default %(default)g, an ab error of 3.5); "
                           "smaller weighs nearly colourless crops more")
@@ -210,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a model that takes hints is also scored with N hints sampled from each photo's "
                             "truth (default 10; 0: automatic only)")
     _shrink_argument(score, "score the model")
+    _temperature_argument(score, "score the model")
     score.add_argument("--categories", metavar="TABLE",
                        help="CSV/TSV with 'file' and 'category' columns for a per-category summary (default: "
                             "such a table beside the photos, else their sub-folders)")
@@ -241,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", metavar="OUT.npz")
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
     _shrink_argument(export, "store the model")
+    _temperature_argument(export, "store the model")
     return parser
 
 
@@ -396,8 +426,7 @@ def run_evaluate(args) -> int:
     if not paths:
         raise ValueError(f"no image files found in {args.data}")
     model = load_model(args.checkpoint)
-    if args.shrink is not None:
-        model.set_shrink(args.shrink)
+    _readout_settings(model, args)
     photos = []
     for path in _progress(paths, "reading"):
         try:
@@ -487,8 +516,7 @@ def run_demo(args) -> int:
 
 def run_export(args) -> int:
     model = load_model(args.checkpoint)
-    if args.shrink is not None:
-        model.set_shrink(args.shrink)
+    _readout_settings(model, args)
     save_model(model, args.output, float16=args.float16)
     print(f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB)")
     return 0

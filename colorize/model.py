@@ -13,6 +13,7 @@ normalisation and) ReLU:
     ├─ up to 1/2         upsample x2, conv 2w→w (+ s1),  conv w→w      ◄┤
     ├─ up to full        upsample x2, conv w→w (+ s0),   conv w→w      ◄┘
     └─ output            conv w→2, tanh          ab = 110 · tanh(...)
+                         [head "bins": conv 1x1 w→Q logits over Q ab bins, read out by their annealed mean]
                          [shrink: each pixel's (a, b) shortened by ``shrink``, hue kept]
 
 With ``skips=True`` (U-Net style, additive) each decoder level adds the
@@ -36,6 +37,12 @@ With the default 18 hidden layers that is 6 + 6 + 6.  Fewer hidden layers
 (at least 6) drop the constant-resolution convolutions first; more add to
 the 1/8-resolution middle.  Inputs must have sides divisible by 8
 (inference pads to that).
+
+With ``head="bins"`` the network ends in a 1x1 convolution to one logit per bin of the ab plane
+(:mod:`colorize.bins`, Zhang et al. 2016's classification), and the output is their annealed
+mean (:class:`nnscratch.SoftmaxExpectation` of the bin centres at ``temperature``): ab/110 as
+with the regression head, so inference, evaluation and hints treat both alike.  Training with
+:class:`colorize.bins.BinnedCrossEntropy` takes the logits (``forward(x, logits=True)``).
 """
 from __future__ import annotations
 
@@ -54,13 +61,18 @@ def normalize_lightness(lightness):
     return lightness / 50.0 - 1.0
 
 
+HEADS = ("regression", "bins")
+
+
 def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False,
-                 context: bool = False, shrink: float = 0.0) -> dict:
+                 context: bool = False, shrink: float = 0.0, head: str = "regression",
+                 temperature: float | None = None) -> dict:
     """Validate a model configuration; return it as a plain dict.
 
-    The defaults of ``hints``, ``skips``, ``context`` and ``shrink`` are those of model
+    The defaults of ``hints``, ``skips``, ``context``, ``shrink`` and ``head`` are those of model
     files written before these options existed, so such a file's stored
-    configuration rebuilds its own network.
+    configuration rebuilds its own network.  ``temperature`` is the bins head's read-out
+    (default :data:`colorize.bins.TEMPERATURE`); the regression head has none.
     """
     if not isinstance(hidden_layers, (int, np.integer)) or hidden_layers < 6:
         raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
@@ -73,18 +85,32 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
             raise ValueError(f"{name} must be True or False, got {value!r}")
     if not (isinstance(shrink, (int, float, np.floating)) and 0 <= shrink < AB_SCALE):
         raise ValueError(f"shrink must be a chroma in Lab units in [0, {AB_SCALE:g}), got {shrink!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+    if head == "regression" and temperature is not None:
+        raise ValueError("temperature is a setting of the bins head; the regression head has none")
+    if head == "bins":
+        from .bins import TEMPERATURE
+        temperature = TEMPERATURE if temperature is None else temperature
+        if not (isinstance(temperature, (int, float, np.floating)) and 0 < temperature <= 10):
+            raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
     config = {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
               "hints": bool(hints), "skips": bool(skips)}
     if context:         # only where it is on, so a configuration without it reads as before
         config["context"] = True
     if shrink:
         config["shrink"] = float(shrink)
+    if head == "bins":
+        config["head"], config["temperature"] = "bins", float(temperature)
     return config
 
 
 def network_config(config: dict) -> dict:
-    """The part of a configuration that fixes the weights: all but the output's ``shrink``."""
-    return {name: value for name, value in config.items() if name != "shrink"}
+    """The part of a configuration that fixes the weights: all but the output's ``shrink`` and ``temperature``."""
+    return {name: value for name, value in config.items() if name not in READOUT_SETTINGS}
+
+
+READOUT_SETTINGS = ("shrink", "temperature")     # settings of the output without weights
 
 
 def build_model(config: dict, seed: int = 0) -> "Colorizer":
@@ -95,7 +121,7 @@ def build_model(config: dict, seed: int = 0) -> "Colorizer":
 
 class Colorizer(nn.Module):
     """CNN mapping normalised lightness ``(N, 1, H, W)`` (``(N, 4, H, W)`` with hint channels)
-    to ab/110 ``(N, 2, H, W)`` in (-1, 1).
+    to ab/110 ``(N, 2, H, W)`` in (-1, 1) (with the bins head, in the hull of the bin centres).
 
     Parameters
     ----------
@@ -115,14 +141,19 @@ class Colorizer(nn.Module):
         Chroma, in Lab units, taken off every output pixel's (a, b) vector, its hue kept
         (:class:`nnscratch.NormShrink`; 0: none): fainter tints become gray.  It has no weights,
         so it can be set on a trained network (:meth:`set_shrink`, ``colorize export --shrink``).
+    head : 'regression' or 'bins'
+        ab by a tanh (regression) or as the annealed mean of a distribution over ab bins.
+    temperature : float
+        The bins head's read-out temperature (:meth:`set_temperature`; lower: bolder colour).
     seed : int
         Seeds the He initialisation.
     """
 
     def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", hints: bool = False,
-                 skips: bool = True, context: bool = False, shrink: float = 0.0, seed: int = 0):
+                 skips: bool = True, context: bool = False, shrink: float = 0.0, head: str = "regression",
+                 temperature: float | None = None, seed: int = 0):
         super().__init__()
-        self.config = check_config(hidden_layers, width, norm, hints, skips, context, shrink)
+        self.config = check_config(hidden_layers, width, norm, hints, skips, context, shrink, head, temperature)
         rng = np.random.default_rng(seed)
         widths = (width, 2 * width, 4 * width)
         extra = hidden_layers - 6
@@ -162,28 +193,54 @@ class Colorizer(nn.Module):
                 adds[len(layers) - 1] = taps[level]
             if f"dec{level}" in same:
                 hidden(stage_width)
-        layers.append(nn.Conv2d(channels, 2, 3, padding=1, rng=rng))
-        layers.append(nn.Tanh())
+        if head == "bins":
+            from .bins import ab_bins
+            centers = ab_bins()
+            layers.append(nn.Conv2d(channels, len(centers), 1, rng=rng))
+            self.readout = nn.SoftmaxExpectation(centers / AB_SCALE, self.config["temperature"])
+        else:
+            layers.append(nn.Conv2d(channels, 2, 3, padding=1, rng=rng))
+            layers.append(nn.Tanh())
+            self.readout = None
         self.body = nn.Sequential(*layers)
+        self._logits = False          # whether the last forward stopped at the logits
         self.set_shrink(shrink)
         self._skip_adds = adds
         self._skip_taps = set(adds.values())
 
     def set_shrink(self, shrink: float) -> "Colorizer":
         """Take ``shrink`` Lab units of chroma off every output pixel from now on (0: none); returns self."""
-        self.config = check_config(**{**network_config(self.config), "shrink": shrink})
+        self.config = check_config(**{**self.config, "shrink": shrink})
         self.output_shrink = nn.NormShrink(shrink / AB_SCALE)
         return self
 
-    def forward(self, x):
+    def set_temperature(self, temperature: float) -> "Colorizer":
+        """The bins head's read-out temperature from now on (ValueError for the regression head); returns self."""
+        if self.readout is None:
+            raise ValueError("this network has the regression head; only the bins head has a temperature")
+        self.config = check_config(**{**self.config, "temperature": temperature})
+        self.readout.temperature = float(temperature)
+        return self
+
+    def forward(self, x, logits: bool = False):
+        """ab/110 ``(N, 2, H, W)``; with ``logits=True`` (bins head only) the logits ``(N, Q, H, W)``
+        before the read-out and the shrink, for the classification loss.  ``backward`` follows
+        whichever of the two the last call returned."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             what = "lightness and 3 hint channels" if self.config["hints"] else "normalised lightness"
             raise ValueError(f"Colorizer expects {what} of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % DOWNSAMPLING or x.shape[3] % DOWNSAMPLING:
             raise ValueError(f"Colorizer needs height and width divisible by {DOWNSAMPLING}, got {tuple(x.shape[2:])}")
+        if logits and self.readout is None:
+            raise ValueError("logits=True needs the bins head; this network has the regression head")
         kept = {}
         for index, layer in enumerate(self.body):
             x = self.layer_forward(index, layer, x, kept)
+        self._logits = logits
+        if logits:
+            return x
+        if self.readout is not None:
+            x = self.readout.forward(x)
         return self.output_shrink.forward(x)
 
     def layer_forward(self, index: int, layer: nn.Module, x, kept: dict):
@@ -202,7 +259,10 @@ class Colorizer(nn.Module):
         A skip ``s = f(x) + kept`` hands ``ds`` to both ``f`` and the kept
         tensor, whose gradient is added where it was tapped.
         """
-        grad_output = self.output_shrink.backward(grad_output)
+        if not self._logits:
+            grad_output = self.output_shrink.backward(grad_output)
+            if self.readout is not None:
+                grad_output = self.readout.backward(grad_output)
         skip_grads = {}
         layers = list(self.body)
         for index in range(len(layers) - 1, -1, -1):

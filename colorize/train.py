@@ -38,6 +38,7 @@ from nnscratch import distributed
 from nnscratch.optim import SCHEDULES
 
 from .checkpoints import latest_checkpoint, prune_checkpoints
+from .bins import UNIFORM_MIX, BinnedCrossEntropy, ab_bins, class_prior, rebalancing_weights
 from .data import CropSampler, PhotoSet, check_light_jitter
 from .evaluate import evaluate_photos
 from .model import build_model, check_config, network_config
@@ -49,7 +50,9 @@ from .model import build_model, check_config, network_config
 # flattening the log.  A smaller floor weighs the nearly colourless crops more.
 LOG_MSE_EPS = 1e-3
 LOSSES = {"huber": lambda eps: nn.SmoothL1Loss(beta=0.1), "mse": lambda eps: nn.MSELoss(),
-          "l1": lambda eps: nn.L1Loss(), "logmse": lambda eps: nn.LogMSELoss(eps=eps)}
+          "l1": lambda eps: nn.L1Loss(), "logmse": lambda eps: nn.LogMSELoss(eps=eps), "bins": None}
+# "bins": the network gets the bins head (colorize.bins) and learns a distribution over ab bins by the
+# rebalanced cross-entropy; its class weights come from the training photos, so it is built in train().
 
 
 class TrainingError(RuntimeError):
@@ -156,8 +159,9 @@ class TrainingSettings:
     warmup: int = 0                     # reached by a linear warm-up over this many steps,
     lr_decay: str = "constant"          # then kept ("constant") or brought to 0 at the end ("cosine")
     weight_decay: float = 0.0           # Adam's L2 penalty on the weights (as torch.optim.Adam)
-    loss: str = "huber"                 # on ab / 110: huber, mse, l1 or logmse (per crop)
+    loss: str = "huber"                 # on ab / 110: huber, mse, l1 or logmse (per crop); or bins
     log_eps: float = LOG_MSE_EPS        # logmse's floor on each crop's MSE
+    uniform_mix: float = UNIFORM_MIX    # bins: the class prior's mix with a uniform one (1: no rebalancing)
     width: int = 32                     # the network: channels at full resolution,
     hidden_layers: int = 18             # hidden convolutions,
     norm: str = "batch"                 # normalisation,
@@ -197,6 +201,8 @@ class TrainingSettings:
             raise ValueError(f"warmup must be a whole number of steps >= 0, got {self.warmup!r}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
+        if not (isinstance(self.uniform_mix, (int, float)) and 0 <= self.uniform_mix <= 1):
+            raise ValueError(f"uniform_mix must be in [0, 1], got {self.uniform_mix!r}")
         if not (0 <= self.weight_decay < 1):
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1:
@@ -210,7 +216,8 @@ class TrainingSettings:
     def config(self, data) -> dict:
         """The run's configuration as checkpoints store it (the network's settings under "model")."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in MODEL_FIELDS}
-        return {"model": check_config(**{name: getattr(self, name) for name in MODEL_FIELDS}),
+        head = "bins" if self.loss == "bins" else "regression"
+        return {"model": check_config(**{name: getattr(self, name) for name in MODEL_FIELDS}, head=head),
                 "data": str(data), **record, "val": str(self.val) if self.val else None, "scale": list(self.scale)}
 
 
@@ -323,7 +330,12 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     if config.get("dtype", "float32") == "float64":
         model.double()
     optimizer = nn.Adam(model.parameters(), lr=config["lr"], weight_decay=config.get("weight_decay", 0.0))
-    criterion = LOSSES[config["loss"]](config.get("log_eps", LOG_MSE_EPS))
+    if config["loss"] == "bins":
+        centers = ab_bins()                      # the read-out's centres, exactly (its buffer is ab / 110)
+        prior = class_prior(photos.images, centers)
+        criterion = BinnedCrossEntropy(centers, rebalancing_weights(prior, centers, config.get("uniform_mix", UNIFORM_MIX)))
+    else:
+        criterion = LOSSES[config["loss"]](config.get("log_eps", LOG_MSE_EPS))
     step = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -446,7 +458,7 @@ def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, boo
     agree on the whole batch's loss and on whether any was asked to stop (``stop.requested``, read
     once, here: a Ctrl-C arriving later counts for the next step).  Returns both."""
     model.zero_grad()
-    value = criterion.forward(model.forward(inputs), targets)
+    value = criterion.forward(model.forward(inputs, logits=isinstance(criterion, BinnedCrossEntropy)), targets)
     model.backward(criterion.backward())
     stopping = stop.requested
     if comm.size > 1:
@@ -460,7 +472,7 @@ RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_eve
                      "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size",
-                   "log_eps")
+                   "log_eps", "uniform_mix")
 
 
 def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:
@@ -492,16 +504,27 @@ def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | N
 
 
 def _initialise_from(model, source, say) -> None:
-    """Load another model's weights into ``model`` (which must have the same architecture)."""
+    """Load another model's weights into ``model`` (which must have the same architecture, but for
+    the head: a regression network's body may start a bins network, whose head then starts fresh)."""
     from .infer import load_model
 
     donor = load_model(None if str(source) == "shipped" else source)
-    if network_config(donor.config) != network_config(model.config):   # an output shrink has no weights
+    ours, theirs = network_config(model.config), network_config(donor.config)   # an output shrink has no weights
+    ours.pop("head", None)
+    head_changes = theirs.pop("head", "regression") != model.config.get("head", "regression")
+    if ours != theirs:
         raise ValueError(f"--init {source}: its network {donor.config} differs from this run's {model.config}; "
                          "give the same --width, --hidden-layers, --norm, --hints, skips and --global-context")
-    model.load_state_dict(donor.state_dict())
+    state = donor.state_dict()
+    if head_changes:           # all but the output convolution (and the read-out's bin centres)
+        own = model.state_dict()
+        state = {name: value for name, value in state.items() if name in own and own[name].shape == value.shape}
+        model.load_state_dict(state, strict=False)
+    else:
+        model.load_state_dict(state)
     model.train()
-    say(f"starting from the weights of {'the shipped model' if str(source) == 'shipped' else source}")
+    fresh = "; the output layer starts fresh (another head)" if head_changes else ""
+    say(f"starting from the weights of {'the shipped model' if str(source) == 'shipped' else source}{fresh}")
 
 
 def _validate(model, val_photos: PhotoSet, step: int, val_size: int) -> dict:

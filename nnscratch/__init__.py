@@ -11,7 +11,8 @@ import importlib
 _EXPORTS = {
     "backend": ("asnumpy", "cuda_available", "get_array_module", "keep_freed_memory", "manual_seed", "to_device"),
     "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "GlobalContext", "LeakyReLU",
-               "Linear", "MaxPool2d", "NormShrink", "ReLU", "Sigmoid", "Tanh", "Upsample", "update_batch_norm"),
+               "Linear", "MaxPool2d", "NormShrink", "ReLU", "Sigmoid", "SoftmaxExpectation", "Tanh", "Upsample",
+               "update_batch_norm"),
     "losses": ("CrossEntropyLoss", "L1Loss", "LogMSELoss", "MSELoss", "SmoothL1Loss"),
     "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
     "optim": ("SGD", "Adam", "Optimizer", "scheduled_lr"),
@@ -28,6 +29,7 @@ __all__ = [
     "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Flatten",
     "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "LogMSELoss", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "NormShrink", "Optimizer", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid", "SmoothL1Loss",
+    "SoftmaxExpectation",
     "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "get_array_module", "gradcheck",
     "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "scheduled_lr",
     "to_device", "update_batch_norm", "verdict",

@@ -33,7 +33,7 @@ import numpy as np
 
 from .backend import asnumpy, get_array_module
 from .layers import (AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, GlobalContext, LeakyReLU, Linear,
-                     MaxPool2d, NormShrink, ReLU, Sigmoid, Tanh, Upsample)
+                     MaxPool2d, NormShrink, ReLU, Sigmoid, SoftmaxExpectation, Tanh, Upsample)
 from .losses import CrossEntropyLoss, L1Loss, LogMSELoss, MSELoss, SmoothL1Loss
 from .module import Module, Sequential
 
@@ -297,6 +297,8 @@ CASES: list[Case] = [
     module_case("Tanh", lambda r: Tanh(), lambda r: r.normal(size=(2, 3, 4, 4))),
     module_case("Sigmoid", lambda r: Sigmoid(), lambda r: r.normal(size=(2, 3, 4, 4))),
     module_case("NormShrink 0.5", lambda r: NormShrink(0.5), _norm_shrink_input, KINK_TOLERANCE),
+    module_case("SoftmaxExpectation T 0.4", lambda r: SoftmaxExpectation(r.normal(size=(5, 2)), temperature=0.4),
+                 lambda r: r.normal(size=(2, 5, 3, 4))),
     module_case("Upsample nearest x2", lambda r: Upsample(scale_factor=2), lambda r: r.normal(size=(2, 2, 3, 4))),
     module_case("Upsample bilinear x2", lambda r: Upsample(scale_factor=2, mode="bilinear"),
                  lambda r: r.normal(size=(2, 2, 3, 4))),

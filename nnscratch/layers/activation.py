@@ -142,3 +142,63 @@ class NormShrink(Module):
         along = (x * grad_output).sum(axis=1, keepdims=True)
         curvature = self._outside * (self.lambd * along / (norm * norm * norm))
         return grad_output * self._factor + x * curvature
+
+
+class SoftmaxExpectation(Module):
+    """The expected value of a per-position distribution: ``y = sum_c softmax(x / T)_c · values[c]``.
+
+    ``x`` is ``(N, C, ...)`` (logits over C classes, axis 1), ``values`` a ``(C, D)`` array (what
+    each class stands for), ``y`` is ``(N, D, ...)``.  ``temperature`` T below 1 sharpens the
+    distribution before the mean is taken (Zhang et al. 2016's annealed mean: T → 0 is the mode,
+    T = 1 the mean).  With ``p = softmax(x / T)`` and ``u_c = values[c] · dy``::
+
+        dx_c = p_c (u_c - y · dy) / T
+
+    ``values`` is a buffer (it moves with the module and is stored with its state); the temperature
+    has no weights and may be changed at any time.
+    """
+
+    def __init__(self, values, temperature: float = 1.0):
+        super().__init__()
+        if getattr(values, "ndim", None) != 2 or values.shape[0] < 1:
+            raise ValueError(f"SoftmaxExpectation: values must be a (classes, D) array, got {getattr(values, 'shape', values)!r}")
+        self.register_buffer("values", values)
+        self.temperature = temperature
+        self._prob = self._output = None
+
+    @property
+    def temperature(self) -> float:
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if not (isinstance(value, (int, float)) and 0 < value <= 10):
+            raise ValueError(f"SoftmaxExpectation: temperature must be in (0, 10], got {value!r}")
+        object.__setattr__(self, "_temperature", float(value))
+
+    def extra_repr(self) -> str:
+        return f"classes={self.values.shape[0]}, dims={self.values.shape[1]}, temperature={self.temperature}"
+
+    def forward(self, x):
+        _check_array(self, x)
+        if x.ndim < 2 or x.shape[1] != self.values.shape[0]:
+            raise ValueError(f"SoftmaxExpectation expects (N, {self.values.shape[0]}, ...) logits, got shape {tuple(x.shape)}")
+        xp = get_array_module(x)
+        scaled = x / self.temperature
+        exp = xp.exp(scaled - scaled.max(axis=1, keepdims=True))
+        self._prob = prob = exp / exp.sum(axis=1, keepdims=True)
+        values = self.values.astype(x.dtype, copy=False)
+        # sum over classes: (N, C, P) with (C, D) -> (N, D, P), as one matrix product per sample
+        flat = prob.reshape(prob.shape[0], prob.shape[1], -1)
+        self._output = xp.matmul(values.T, flat).reshape((x.shape[0], values.shape[1]) + x.shape[2:])
+        return self._output
+
+    def backward(self, grad_output):
+        check_grad_output(self, grad_output, None if self._output is None else self._output.shape)
+        xp = get_array_module(grad_output)
+        prob = self._prob
+        values = self.values.astype(prob.dtype, copy=False)
+        flat_grad = grad_output.reshape(grad_output.shape[0], grad_output.shape[1], -1)
+        along = xp.matmul(values, flat_grad).reshape(prob.shape)          # u_c = values[c] · dy
+        mean = (self._output * grad_output).sum(axis=1, keepdims=True)   # y · dy
+        return prob * (along - mean) / self.temperature

@@ -259,3 +259,26 @@ def test_a_model_with_an_output_shrink_can_be_fine_tuned(photo_folder, tmp_path,
                  "--batch-size", "2", "--crop", "16", "--width", "2", "--init", str(shrunk), "--no-progress",
                  "--bn-batches", "1"]) == 0
     assert "starting from the weights of" in capsys.readouterr().err
+
+
+def test_export_and_evaluate_a_bins_model_at_another_temperature(photo_folder, tmp_path, model_file, capsys):
+    model = Colorizer(hidden_layers=18, width=2, head="bins", seed=0)
+    bins_file = tmp_path / "bins.npz"
+    nn.save(bins_file, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
+    bold = tmp_path / "bold.npz"
+    assert main(["export", str(bins_file), str(bold), "--temperature", "0.2"]) == 0
+    assert nn.load(bold)["config"]["model"]["temperature"] == 0.2
+    scores = {}
+    for name, args in (("default", ["--checkpoint", str(bins_file)]), ("bold", ["--checkpoint", str(bold)]),
+                       ("asked", ["--checkpoint", str(bins_file), "--temperature", "0.2"])):
+        assert main(["evaluate", "--data", str(photo_folder), *args, "--json", str(tmp_path / f"{name}.json")]) == 0
+        scores[name] = json.loads((tmp_path / f"{name}.json").read_text())["mean"]
+    assert scores["bold"] == scores["asked"] != scores["default"]
+    capsys.readouterr()
+    assert main(["export", str(model_file), str(tmp_path / "bad.npz"), "--temperature", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--temperature: this model has the regression head" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.npz").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["export", str(bins_file), str(tmp_path / "bad.npz"), "--temperature", "0"])
+    assert stop.value.code == 2 and "--temperature: must be in (0, 10]" in capsys.readouterr().err

@@ -184,3 +184,59 @@ def test_the_output_shrink_backpropagates_through_the_whole_network():
     assert (chroma > 25).mean() > 0.3 and (chroma < 15).mean() > 0.2      # both sides of the threshold
     errors = nn.gradcheck(model, x, max_elements=20)
     assert max(errors.values()) < 1e-5, errors
+
+
+def test_the_bins_head_reads_out_the_annealed_mean_of_its_logits():
+    from colorize.bins import TEMPERATURE, ab_bins
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 4, 16, 16)).astype(np.float32)
+    model = Colorizer(width=4, hints=True, head="bins", seed=1).eval()
+    assert model.config["head"] == "bins" and model.config["temperature"] == TEMPERATURE
+    assert model.hidden_layer_count() == 18
+    output = model.body[-1]
+    assert isinstance(output, nn.Conv2d) and output.kernel_size == (1, 1) and output.out_channels == 261
+    logits = model.forward(x, logits=True)
+    assert logits.shape == (2, 261, 16, 16)
+    ab = model.forward(x)
+    # written out: softmax of logits / T over the bins, then the mean of the bin centres
+    scaled = logits.astype(np.float64) / TEMPERATURE
+    prob = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    expected = np.einsum("nqhw,qd->ndhw", prob, ab_bins()) / 110
+    np.testing.assert_allclose(ab, expected, atol=2e-6)
+    # a lower temperature is bolder; 1 is the plain mean; the regression head has no temperature
+    chroma = {t: np.hypot(*model.set_temperature(t).forward(x).transpose(1, 0, 2, 3)).mean() for t in (0.2, 1.0)}
+    assert chroma[0.2] > chroma[1.0] and model.config["temperature"] == 1.0
+    assert build_model(model.config).config == model.config
+    assert "head" not in Colorizer(width=2).config and "temperature" not in Colorizer(width=2).config
+    with pytest.raises(ValueError, match="regression head"):
+        Colorizer(width=2).set_temperature(0.5)
+    with pytest.raises(ValueError, match="logits=True needs the bins head"):
+        Colorizer(width=2).forward(np.zeros((1, 1, 8, 8), dtype=np.float32), logits=True)
+    for bad in (0.0, -1.0, 11.0):
+        with pytest.raises(ValueError, match="temperature must be in"):
+            Colorizer(width=2, head="bins", temperature=bad)
+    with pytest.raises(ValueError, match="head must be one of"):
+        Colorizer(width=2, head="classes")
+
+
+def test_the_bins_head_backward_follows_the_forward_it_answers():
+    """After ``forward(x, logits=True)`` the gradient enters at the logits; after ``forward(x)`` at ab."""
+    model = Colorizer(hidden_layers=6, width=2, norm="none", head="bins", seed=2).double()
+    model.body[0].input_grad = True
+    x = np.random.default_rng(4).normal(size=(1, 1, 8, 8))
+    logits = model.forward(x, logits=True)
+    model.zero_grad()
+    grad_logits = np.random.default_rng(5).normal(size=logits.shape)
+    via_logits = model.backward(grad_logits)
+    ab = model.forward(x)
+    grad_ab = np.random.default_rng(6).normal(size=ab.shape)
+    model.zero_grad()
+    via_ab = model.backward(grad_ab)
+    readout = model.readout
+    readout.forward(logits)
+    model.forward(x, logits=True)
+    model.zero_grad()
+    np.testing.assert_allclose(model.backward(readout.backward(grad_ab)), via_ab, rtol=1e-10)
+    assert via_logits.shape == x.shape and not np.allclose(via_logits, via_ab)

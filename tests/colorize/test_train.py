@@ -342,3 +342,33 @@ def calibration_args(config):
     photos = PhotoSet.from_paths(config["train_images"], config["min_colorfulness"], min_side=8, report=False,
                                  max_side=config["photo_size"])
     return photos, config, config["model"]["hints"]
+
+
+def test_the_classification_loss_trains_a_bins_head_that_beats_the_grayscale_baseline(tmp_path):
+    losses, photo = train_on_one_photo(tmp_path, loss="bins")
+    assert np.mean(losses[-10:]) * 2 <= np.mean(losses[:3]), losses
+    model = load_model(tmp_path / "run")
+    assert model.config["head"] == "bins"
+    scores = score_photo(model, photo, size=None)
+    assert scores["psnr"] >= scores["psnr_gray"] + 5, scores
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["loss"] == "bins" and config["uniform_mix"] == 0.5
+
+
+def test_a_regression_network_starts_a_bins_network_whose_head_starts_fresh(photo_folder, tmp_path, capsys):
+    train(data=photo_folder, out=tmp_path / "regression", steps=1, **SMALL)
+    capsys.readouterr()
+    train(data=photo_folder, out=tmp_path / "bins", steps=1, loss="bins", init=tmp_path / "regression",
+          **{**SMALL, "checkpoint_every": 1})
+    assert "the output layer starts fresh (another head)" in capsys.readouterr().err
+    donor, state = load_model(tmp_path / "regression").state_dict(), weights(tmp_path / "bins")["model"]
+    differing = sorted(name for name in donor if state[name].shape != donor[name].shape)
+    output = len(load_model(tmp_path / "regression").body) - 2          # the convolution before the tanh
+    assert differing == [f"body.{output}.bias", f"body.{output}.weight"]
+    assert state[f"body.{output}.weight"].shape[:2] == (261, 4)
+    for name, value in donor.items():     # the rest of the body one small step away from the donor's
+        if name not in differing and value.dtype.kind == "f" and "running" not in name:
+            assert np.abs(state[name] - value).max() < 1e-3, name
+    with pytest.raises(ValueError, match="uniform_mix"):
+        train(data=photo_folder, out=tmp_path / "bad", steps=1, loss="bins", uniform_mix=2.0, **SMALL)
+    assert not (tmp_path / "bad").exists()

@@ -131,6 +131,25 @@ def test_norm_shrink_matches_torch(lambd):
     check_module(nn.NormShrink(lambd), TorchNormShrink(lambd), rng.normal(size=(3, 2, 5, 4)), rng)
 
 
+class TorchSoftmaxExpectation(torch.nn.Module):
+    """The mean of the class values under softmax(x / T) over axis 1, with torch's operators."""
+
+    def __init__(self, values, temperature):
+        super().__init__()
+        self.values, self.temperature = torch.from_numpy(values), temperature
+
+    def forward(self, x):
+        return torch.einsum("nc...,cd->nd...", torch.softmax(x / self.temperature, dim=1), self.values)
+
+
+@pytest.mark.parametrize("temperature", [0.38, 1.0, 2.5])
+def test_softmax_expectation_matches_torch(temperature):
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(7, 2)) * 3
+    check_module(nn.SoftmaxExpectation(values, temperature), TorchSoftmaxExpectation(values, temperature),
+                 rng.normal(size=(3, 7, 4, 5)) * 4, rng)
+
+
 def test_batchnorm_train_then_eval_matches_torch_including_running_statistics():
     rng = np.random.default_rng(0)
     ours, theirs = nn.BatchNorm2d(3, momentum=0.2).double(), torch.nn.BatchNorm2d(3, momentum=0.2)
