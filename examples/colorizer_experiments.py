@@ -4,6 +4,7 @@
     python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py transforms --data val/ [--checkpoint RUN_OR_FILE]
     python examples/colorizer_experiments.py shrink --data val/ [--checkpoint RUN_OR_FILE]
+    python examples/colorizer_experiments.py temperature --data val/ --checkpoint RUN_OR_FILE
     python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
     python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
     python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
@@ -20,6 +21,9 @@
   would colorize; then how well choosing it by the mean gain carries over to unseen photos: the
   photos split in two halves (alternate files), the shrink chosen on one half and scored on the
   other, both ways.
+* ``temperature``: a model trained with ``--loss bins`` read out at temperatures from 0.2 (bold:
+  near the most likely bin) to 1 (the plain mean of the distribution) (``colorize export
+  --temperature``), at no shrink; then the same two-fold check.
 * ``soup``: the element-wise weighted average of the weights of several model files or
   checkpoints (a checkpoint gives its moving average), written as a model file that
   ``colorize evaluate --checkpoint soup.npz`` scores.  With ``--data`` (the training photos) the
@@ -120,14 +124,41 @@ def shrink_experiment(args):
             rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], full], axis=-1)) * 255).astype(np.uint8)
             row.append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
         rows.append(row)
-    rows = np.array(rows)                                                  # (photos, shrinks, 3)
-    for index, shrink in enumerate(SHRINKS):
-        print(f"{f'shrink {shrink}':<26} {score(rows[:, index])}")
+    report_sweep(np.array(rows), "shrink", SHRINKS, SHRINKS.index(0))
+
+
+def report_sweep(rows, setting, values, plain):
+    """Print each value's score (rows: photos x values x (gain, colourfulness, truth's)), then the
+    two-fold check: the value chosen by mean gain on alternate photos, scored on the others."""
+    for index, value in enumerate(values):
+        print(f"{f'{setting} {value}':<26} {score(rows[:, index])}")
     halves = (np.arange(len(rows)) % 2 == 0, np.arange(len(rows)) % 2 == 1)
     for chosen_on, scored_on in (halves, halves[::-1]):
         best = int(np.argmax(rows[chosen_on, :, 0].mean(axis=0)))
-        print(f"chosen on one half: shrink {SHRINKS[best]}; the other half at it: {score(rows[scored_on, best])}, "
-              f"at shrink 0: {score(rows[scored_on, 0])}")
+        print(f"chosen on one half: {setting} {values[best]}; the other half at it: {score(rows[scored_on, best])}, "
+              f"at {setting} {values[plain]}: {score(rows[scored_on, plain])}")
+
+
+TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
+
+
+def temperature_experiment(args):
+    """Every read-out temperature of TEMPERATURES on every photo, as the exported model would colorize."""
+    model = load_model(args.checkpoint).set_shrink(0.0)
+    if model.readout is None:
+        raise SystemExit(f"{args.checkpoint or 'the shipped model'} has the regression head: no temperature to sweep")
+    rows = []
+    for path in find_images(args.data):
+        truth = read_image(path)[..., :3]
+        light = image_lightness(truth)
+        gray = psnr(gray_baseline(truth), truth)
+        row = []
+        for temperature in TEMPERATURES:
+            full = to_full_size(predict_ab(model.set_temperature(temperature), light), light.shape)
+            rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], full], axis=-1)) * 255).astype(np.uint8)
+            row.append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
+        rows.append(row)
+    report_sweep(np.array(rows), "temperature", TEMPERATURES, TEMPERATURES.index(0.38))
 
 
 def experiment(args, variants, models=None):
@@ -154,7 +185,7 @@ def experiment(args, variants, models=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("scale", "views", "transforms", "shrink"):
+    for name in ("scale", "views", "transforms", "shrink", "temperature"):
         one = sub.add_parser(name)
         one.add_argument("--data", required=True, help="folder of colour validation photos")
         one.add_argument("--checkpoint", help="model file, checkpoint or run folder (default: the shipped model)")
@@ -175,6 +206,8 @@ def main():
     args = parser.parse_args()
     if args.what == "shrink":
         shrink_experiment(args)
+    elif args.what == "temperature":
+        temperature_experiment(args)
     elif args.what == "scale":
         experiment(args, {f"chroma x {s}": ([(256, False)], s) for s in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)})
     elif args.what == "views":

@@ -159,3 +159,23 @@ def test_hints_example_shows_points_improving_the_shipped_model(tmp_path):
     out = run_example(ROOT / "examples" / "hints.py", "--out", tmp_path / "hints.png")
     scores = {label: float(value) for label, value in re.findall(r"^(automatic|10 points): ([\d.]+) dB", out, re.MULTILINE)}
     assert scores["10 points"] > scores["automatic"] + 1 and (tmp_path / "hints.png").stat().st_size > 10000, out
+
+
+def test_colorizer_experiments_example_sweeps_a_bins_model_s_temperature(photo_folder, tmp_path):
+    import nnscratch as nn
+    from colorize.model import Colorizer
+
+    model = Colorizer(width=2, hints=True, head="bins", seed=1)
+    path = tmp_path / "bins.npz"
+    nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "temperature", "--data", photo_folder,
+                      "--checkpoint", path)
+    swept = dict(re.findall(r"^temperature ([\d.]+) +(gain .*)$", out, re.MULTILINE))
+    assert list(swept) == ["0.2", "0.3", "0.38", "0.5", "0.7", "1.0"], out
+    assert len(re.findall(r"^chosen on one half: temperature [\d.]+; the other half at it: gain", out, re.MULTILINE)) == 2
+    # the sweep's read-out is the model's: colorize evaluate --temperature 0.5 scores the same
+    evaluated = run_example("-m", "colorize.cli", "evaluate", "--data", photo_folder, "--checkpoint", path,
+                            "--temperature", "0.5", "--hint-points", "0")
+    gain, count, worst = re.search(r"PSNR gain over grayscale: ([-+][\d.]+) dB \((\d+) of 4 photos above their "
+                                   r"baseline, worst ([-+][\d.]+) dB\)", evaluated).groups()
+    assert swept["0.5"].startswith(f"gain {gain} dB, {count} of 4 above gray, worst {worst} dB"), (swept, evaluated)
