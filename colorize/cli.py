@@ -81,28 +81,24 @@ def _jitter_strength(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be in [0, 2], got {text}") from None
 
 
-def _shrink(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < AB_SCALE:
-        raise argparse.ArgumentTypeError(f"must be a chroma in Lab units in [0, {AB_SCALE:g}), got {text}")
-    return value
+def _number_in(accepts, what: str):
+    """An argparse type: a float that ``accepts`` takes, else the error "``what``, got ..."."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not accepts(value):            # NaN fails every comparison: refused too
+            raise argparse.ArgumentTypeError(f"{what}, got {text}")
+        return value
+    return parse
 
 
-def _shrink_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--shrink", type=_shrink, metavar="CHROMA",
+def _readout_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--shrink`` and ``--temperature``: the output's settings without weights."""
+    parser.add_argument("--shrink", type=_number_in(lambda v: 0 <= v < AB_SCALE,
+                                                    f"must be a chroma in Lab units in [0, {AB_SCALE:g})"),
+                        metavar="CHROMA",
                         help=f"{what} with this much chroma (Lab units) taken off every pixel, its hue kept, "
                              "fainter tints made gray (default: the model's own setting; 0: none)")
-
-
-def _temperature(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"must be in (0, 10], got {text}")
-    return value
-
-
-def _temperature_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--temperature", type=_temperature, metavar="T",
+    parser.add_argument("--temperature", type=_number_in(lambda v: 0 < v <= 10, "must be in (0, 10]"), metavar="T",
                         help=f"{what} with this read-out temperature (a model trained with --loss bins only): "
                              "lower is bolder colour, 1 the plain mean (default: the model's own setting)")
 
@@ -237,8 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--hint-points", type=int, default=10, metavar="N",
                        help="a model that takes hints is also scored with N hints sampled from each photo's "
                             "truth (default 10; 0: automatic only)")
-    _shrink_argument(score, "score the model")
-    _temperature_argument(score, "score the model")
+    _readout_arguments(score, "score the model")
     score.add_argument("--categories", metavar="TABLE",
                        help="CSV/TSV with 'file' and 'category' columns for a per-category summary (default: "
                             "such a table beside the photos, else their sub-folders)")
@@ -269,8 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
     export.add_argument("output", metavar="OUT.npz")
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
-    _shrink_argument(export, "store the model")
-    _temperature_argument(export, "store the model")
+    _readout_arguments(export, "store the model")
     return parser
 
 
