@@ -50,6 +50,8 @@ import numpy as np
 
 import nnscratch as nn
 
+from .bins import TEMPERATURE, ab_bins
+
 AB_SCALE = 110.0          # ab = AB_SCALE * network output (tanh range)
 DOWNSAMPLING = 8
 # Order in which constant-resolution layers are added when hidden_layers > 6.
@@ -62,6 +64,7 @@ def normalize_lightness(lightness):
 
 
 HEADS = ("regression", "bins")
+READOUT_SETTINGS = ("shrink", "temperature")     # settings of the output without weights
 
 
 def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False,
@@ -90,7 +93,6 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
     if head == "regression" and temperature is not None:
         raise ValueError("temperature is a setting of the bins head; the regression head has none")
     if head == "bins":
-        from .bins import TEMPERATURE
         temperature = TEMPERATURE if temperature is None else temperature
         if not (isinstance(temperature, (int, float, np.floating)) and 0 < temperature <= 10):
             raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
@@ -109,8 +111,6 @@ def network_config(config: dict) -> dict:
     """The part of a configuration that fixes the weights: all but the output's ``shrink`` and ``temperature``."""
     return {name: value for name, value in config.items() if name not in READOUT_SETTINGS}
 
-
-READOUT_SETTINGS = ("shrink", "temperature")     # settings of the output without weights
 
 
 def build_model(config: dict, seed: int = 0) -> "Colorizer":
@@ -194,7 +194,6 @@ class Colorizer(nn.Module):
             if f"dec{level}" in same:
                 hidden(stage_width)
         if head == "bins":
-            from .bins import ab_bins
             centers = ab_bins()
             layers.append(nn.Conv2d(channels, len(centers), 1, rng=rng))
             self.readout = nn.SoftmaxExpectation(centers / AB_SCALE, self.config["temperature"])
