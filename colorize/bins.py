@@ -21,6 +21,7 @@ import functools
 import numpy as np
 
 import nnscratch as nn
+from nnscratch.losses import Loss
 
 from .color import rgb_to_lab
 
@@ -136,7 +137,7 @@ def rebalancing_weights(prior: np.ndarray, centers: np.ndarray, mix: float = UNI
     return weights / (smoothed * weights).sum()
 
 
-class BinnedCrossEntropy(nn.CrossEntropyLoss):
+class BinnedCrossEntropy(Loss):
     """The colorizer's classification loss: softmax cross-entropy of the logits ``(N, Q, H, W)``
     against each target pixel's soft-encoded colour, weighted per pixel by the rebalancing
     weight of the bin it falls in (Zhang et al.'s ``v(Z)``), averaged over the pixels.
@@ -147,7 +148,7 @@ class BinnedCrossEntropy(nn.CrossEntropyLoss):
     """
 
     def __init__(self, centers: np.ndarray, class_weights: np.ndarray | None = None, ab_scale: float = 110.0):
-        super().__init__(weight=None)
+        super().__init__()
         self.centers = np.asarray(centers, dtype=np.float64)
         self.class_weights = None if class_weights is None else np.asarray(class_weights, dtype=np.float64)
         if self.class_weights is not None and self.class_weights.shape != (len(self.centers),):

@@ -510,8 +510,7 @@ def _initialise_from(model, source, say) -> None:
 
     donor = load_model(None if str(source) == "shipped" else source)
     ours, theirs = network_config(model.config), network_config(donor.config)   # an output shrink has no weights
-    ours.pop("head", None)
-    head_changes = theirs.pop("head", "regression") != model.config.get("head", "regression")
+    head_changes = ours.pop("head", "regression") != theirs.pop("head", "regression")
     if ours != theirs:
         raise ValueError(f"--init {source}: its network {donor.config} differs from this run's {model.config}; "
                          "give the same --width, --hidden-layers, --norm, --hints, skips and --global-context")
