@@ -7,7 +7,7 @@
     python examples/colorizer_experiments.py temperature --data val/ --checkpoint RUN_OR_FILE
     python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
     python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
-    python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/
+    python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/ [--unshrunk]
 
 * ``scale``: the predicted chroma times s (0.5 ... 1.1) — mean PSNR gain over gray, photos above
   it, the worst photo, colourfulness against the truth's.
@@ -32,7 +32,9 @@
 * ``recalibrate``: one model's batch-norm statistics recomputed for its own weights over the
   batches the trainer would use (``--batches``, default 100, of 16 crops of the photos in ``--data``).
 * ``ensemble``: the predictions (not the weights) of several models averaged — each model alone,
-  then all of them together.
+  then all of them together; for two models also the second one's share at 0.3, 0.5 and 0.7, each
+  with the averaged chroma moved 0, 2, 4 and 6 Lab units towards gray (``--unshrunk``: each model
+  without its own output shrink, so that the shrink is only the one after averaging).
 Every photo is scored at full size, as ``colorize evaluate`` does.
 """
 import argparse
@@ -106,6 +108,7 @@ def mean_chroma_at_most(limit):
 
 
 SHRINKS = (0, 1, 2, 3, 4, 5, 6, 8)
+MIXES = (0.3, 0.5, 0.7)           # the second model's share in a two-model ensemble
 
 
 def shrink_experiment(args):
@@ -163,8 +166,9 @@ def temperature_experiment(args):
 
 def experiment(args, variants, models=None):
     """Score each variant: ``name -> (views, change)``, a view being ``(size, mirror)`` or, with
-    several ``models``, ``(size, mirror, model index)``; the views' chroma is averaged, then scaled
-    by ``change`` (a number) or transformed by it (a function of the full-size chroma)."""
+    several ``models``, ``(size, mirror, model index)`` or ``(size, mirror, model index, weight)``;
+    the views' chroma is averaged (weighted where weights are given), then scaled by ``change`` (a
+    number) or transformed by it (a function of the full-size chroma)."""
     models = models or [load_model(args.checkpoint)]
     results = {name: [] for name in variants}
     for path in find_images(args.data):
@@ -173,13 +177,14 @@ def experiment(args, variants, models=None):
         gray = psnr(gray_baseline(truth), truth)
         cache = {}
         for name, (views, change) in variants.items():
-            ab = np.mean([cache.setdefault(v, full_size_ab(models[v[2] if len(v) > 2 else 0], light, *v[:2]))
-                          for v in views], axis=0)
+            ab = np.average([cache.setdefault(v[:3], full_size_ab(models[v[2] if len(v) > 2 else 0], light, *v[:2]))
+                             for v in views], axis=0, weights=[v[3] if len(v) > 3 else 1.0 for v in views])
             ab = change(ab) if callable(change) else ab * change
             rgb = np.rint(lab_to_rgb(np.concatenate([light[..., None], ab], axis=-1)) * 255).astype(np.uint8)
             results[name].append((psnr(rgb, truth) - gray, colorfulness(rgb), colorfulness(truth)))
+    width = max(26, *map(len, results))
     for name, rows in results.items():
-        print(f"{name:<26} {score(rows)}")
+        print(f"{name:<{width}} {score(rows)}")
 
 
 def main():
@@ -192,6 +197,7 @@ def main():
     ensemble = sub.add_parser("ensemble")
     ensemble.add_argument("models", nargs="+")
     ensemble.add_argument("--data", required=True, help="folder of colour validation photos")
+    ensemble.add_argument("--unshrunk", action="store_true", help="each model without its output shrink")
     soup = sub.add_parser("soup")
     soup.add_argument("models", nargs="+")
     soup.add_argument("--weights", nargs="+", type=float)
@@ -223,8 +229,14 @@ def main():
         experiment(args, variants)
     elif args.what == "ensemble":
         models = [load_model(Path(m)) for m in args.models]
+        if args.unshrunk:
+            models = [m.set_shrink(0.0) for m in models]
         variants = {f"model {i + 1} alone": ([(256, False, i)], 1.0) for i in range(len(models))}
         variants["all averaged"] = ([(256, False, i) for i in range(len(models))], 1.0)
+        if len(models) == 2:   # the trade between the two and a shrink after averaging
+            variants.update({f"{1 - w:.1f} x model 1 + {w:.1f} x model 2, chroma - {c} towards gray":
+                             ([(256, False, 0, 1 - w), (256, False, 1, w)], towards_gray(c))
+                             for w in MIXES for c in (0, 2, 4, 6)})
         experiment(args, variants, models)
     elif args.what == "recalibrate":
         save_model(recompute_statistics(load_model(Path(args.model)), args.data, args.batches), args.output)

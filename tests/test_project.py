@@ -111,6 +111,18 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_a
                       "--data", photo_folder)
     scores = re.findall(r"^(model 1 alone|model 2 alone|all averaged) +(gain .*)$", out, re.MULTILINE)
     assert len(scores) == 3 and len({line for _, line in scores}) == 1, out     # the same model twice: one score
+    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
+                      "--data", photo_folder, "--unshrunk")
+    alone = re.search(r"^model 1 alone +(gain .*)$", out, re.MULTILINE).group(1)
+    assert alone == shrunk["0"], (alone, shrunk)          # without its output shrink: the shrink-0 score
+    mixed = dict(re.findall(r"^([\d.]+ x model 1 \+ [\d.]+ x model 2, chroma - \d) towards gray +(gain .*)$",
+                            out, re.MULTILINE))
+    assert len(mixed) == 12, out
+    for share in ("0.3", "0.5", "0.7"):
+        mix = f"{1 - float(share):.1f} x model 1 + {share} x model 2, chroma - "
+        assert mixed[mix + "0"] == alone, mixed                              # one model twice: any mix is it
+        colour = [int(re.search(r"colourfulness (\d+)%", mixed[mix + c]).group(1)) for c in "0246"]
+        assert colour == sorted(colour, reverse=True) and colour[0] > colour[-1], mixed   # graying takes colour
     # batch-norm statistics recomputed for the weights, over 3 batches of training crops: the weights
     # stay, the statistics change (and count the batches), in a soup as in one model
     for command in (["recalibrate", shipped], ["soup", shipped, shipped]):
