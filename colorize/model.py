@@ -112,7 +112,6 @@ def network_config(config: dict) -> dict:
     return {name: value for name, value in config.items() if name not in READOUT_SETTINGS}
 
 
-
 def build_model(config: dict, seed: int = 0) -> "Colorizer":
     """The network a stored configuration describes (older files lack ``hints``, ``skips``, ``context``,
     ``shrink``: off)."""
