@@ -155,7 +155,7 @@ class BinnedCrossEntropy(Loss):
             raise ValueError(f"class_weights must have shape ({len(self.centers)},), got {self.class_weights.shape}")
         self.ab_scale = float(ab_scale)
 
-    def forward(self, logits, target) -> float:
+    def compute(self, logits, target):
         xp = nn.get_array_module(logits)
         if logits.ndim != 4 or logits.shape[1] != len(self.centers):
             raise ValueError(f"BinnedCrossEntropy: logits must be (N, {len(self.centers)}, H, W), got {tuple(logits.shape)}")

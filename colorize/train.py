@@ -351,6 +351,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     distributed.broadcast_parameters(model, comm=comm)   # identical already (same seed or file); made certain
     distributed.synchronize_batch_norm(model, comm)
     xp = nn.get_array_module(model.parameters()[0].data)
+    on_host = nn.backend.uses_cpu_strategy(xp)
     work_dtype = model.parameters()[0].data.dtype
     average = WeightAverage(model, config.get("ema_decay") or 0.0,
                             checkpoint.get("ema") if checkpoint is not None else None)
@@ -415,12 +416,18 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             if step + 1 < stop_at:
                 upcoming = prefetch.submit(sampler.batch, step + 1, shares)
             inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
-            value, stopping = gradients(model, criterion, inputs, targets, comm, stop)
-            if not math.isfinite(value):
-                bar.close()
-                kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
-                raise TrainingError(f"the loss became {value} at step {step}: training stopped{kept}. "
-                                    "Try a lower learning rate.")
+            loss, stopping = gradients(model, criterion, inputs, targets, comm, stop)
+            # Reading the loss back waits for a GPU: there it is read when it is logged or saved
+            # (a divergence is then caught within log_every steps, before any checkpoint).
+            if on_host or (step + 1) % config["log_every"] == 0 or (step + 1) % config["checkpoint_every"] == 0 \
+                    or step + 1 == stop_at or stopping:
+                value = float(loss)
+                if not math.isfinite(value):
+                    bar.close()
+                    kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
+                    when = "at" if on_host else "by"
+                    raise TrainingError(f"the loss became {value} {when} step {step}: training stopped{kept}. "
+                                        "Try a lower learning rate.")
             optimizer.lr = nn.scheduled_lr(step, total, config["lr"], config.get("warmup", 0),
                                            config.get("lr_decay", "constant"))
             optimizer.step()
@@ -452,20 +459,21 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     return records
 
 
-def gradients(model, criterion, inputs, targets, comm, stop) -> tuple[float, bool]:
+def gradients(model, criterion, inputs, targets, comm, stop) -> tuple:
     """One training step up to the optimizer: forward, loss, backward; over several processes the
     gradients are averaged (and batch norm has already summed its statistics), and the processes
     agree on the whole batch's loss and on whether any was asked to stop (``stop.requested``, read
-    once, here: a Ctrl-C arriving later counts for the next step).  Returns both."""
+    once, here: a Ctrl-C arriving later counts for the next step).  Returns both: the loss as a
+    0-d array on the model's device (read it with ``float``), the stop as a bool."""
     model.zero_grad()
-    value = criterion.forward(model.forward(inputs, logits=isinstance(criterion, BinnedCrossEntropy)), targets)
+    loss = criterion.compute(model.forward(inputs, logits=isinstance(criterion, BinnedCrossEntropy)), targets)
     model.backward(criterion.backward())
     stopping = stop.requested
     if comm.size > 1:
         distributed.allreduce_gradients(model, comm)
-        agreed = comm.allreduce_sum(np.array([value, float(stopping)]))
-        value, stopping = float(agreed[0]) / comm.size, bool(agreed[1])
-    return value, stopping
+        agreed = comm.allreduce_sum(np.array([float(loss), float(stopping)]))
+        loss, stopping = np.float64(agreed[0] / comm.size), bool(agreed[1])
+    return loss, stopping
 
 
 RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_every", "keep_checkpoints", "log_every",

@@ -12,10 +12,10 @@ _EXPORTS = {
     "backend": ("asnumpy", "cuda_available", "get_array_module", "keep_freed_memory", "manual_seed", "to_device"),
     "layers": ("AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "GlobalContext", "LeakyReLU",
                "Linear", "MaxPool2d", "NormShrink", "ReLU", "Sigmoid", "SoftmaxExpectation", "Tanh", "Upsample",
-               "update_batch_norm"),
+               "fold_batch_norm", "update_batch_norm"),
     "losses": ("CrossEntropyLoss", "L1Loss", "LogMSELoss", "MSELoss", "SmoothL1Loss"),
-    "module": ("Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
-    "optim": ("SGD", "Adam", "Optimizer", "scheduled_lr"),
+    "module": ("Identity", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
+    "optim": ("SGD", "Adam", "FlatParameters", "Optimizer", "scheduled_lr"),
     "serialize": ("StateFileError", "load", "save"),
     # ``gradcheck`` is the module and, after first use, the function: ``python -m nnscratch.gradcheck``
     # then runs the module fresh (no runpy warning).
@@ -26,11 +26,11 @@ _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Flatten",
-    "GlobalContext", "L1Loss", "LeakyReLU", "Linear", "LogMSELoss", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
+    "Adam", "AvgPool2d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "FlatParameters", "Flatten",
+    "GlobalContext", "Identity", "L1Loss", "LeakyReLU", "Linear", "LogMSELoss", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "NormShrink", "Optimizer", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid", "SmoothL1Loss",
     "SoftmaxExpectation",
-    "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "get_array_module", "gradcheck",
+    "StateFileError", "Tanh", "Upsample", "asnumpy", "cuda_available", "fold_batch_norm", "get_array_module", "gradcheck",
     "gradcheck_loss", "init", "keep_freed_memory", "load", "manual_seed", "save", "scheduled_lr",
     "to_device", "update_batch_norm", "verdict",
 ]

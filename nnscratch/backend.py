@@ -56,6 +56,43 @@ def get_array_module(*arrays: Any) -> types.ModuleType:
     return np
 
 
+def uses_cpu_strategy(xp: types.ModuleType) -> bool:
+    """Which algorithm a layer runs: the one place that decides, for every layer.
+
+    NumPy gets the CPU-tuned algorithms (cache-sized blocks, chunked passes, shifted taps): there an
+    array operation costs about what its arithmetic costs, and cache misses are the enemy.  Any
+    other array module (CuPy; the tests' stand-in device) gets the device algorithms of
+    :mod:`nnscratch.layers.device`: whole-array work in few operations, since on a GPU every
+    operation is a kernel launch of several microseconds, and launches, not arithmetic, fill a
+    step made of thousands of them.  Both compute the same function (proven by the tests).
+    """
+    return xp is np
+
+
+def fuse(function):
+    """``function`` (an elementwise expression of its array arguments, operators only) as one kernel.
+
+    Where the array module can fuse (``cupy.fuse``; the tests' stand-in device counts it as one
+    operation) the expression runs as a single kernel instead of one kernel per operator; NumPy
+    runs ``function`` as it is.  Both compute the same values (a fused kernel may contract
+    ``a * b + c`` into one rounding: float32 rounding apart).
+    """
+    compiled: dict[int, Any] = {}
+
+    def call(*args):
+        xp = get_array_module(*args)
+        make = getattr(xp, "fuse", None)
+        if make is None:
+            return function(*args)
+        kernel = compiled.get(id(xp))
+        if kernel is None:
+            kernel = compiled[id(xp)] = make(function)
+        return kernel(*args)
+
+    call.__name__, call.__doc__, call.plain = function.__name__, function.__doc__, function
+    return call
+
+
 def asnumpy(array: Any) -> np.ndarray:
     """Copy a device array to host memory (a NumPy array is returned as is)."""
     if isinstance(array, np.ndarray):

@@ -158,7 +158,11 @@ def allreduce_gradients(module, comm=None) -> None:
     offset = 0
     for p in params:
         size = p.data.size
-        p.grad = total[offset:offset + size].reshape(p.data.shape).astype(p.data.dtype, copy=False)
+        average = total[offset:offset + size].reshape(p.data.shape).astype(p.data.dtype, copy=False)
+        if p.grad is not None and p.grad is p.grad_slot:
+            p.grad[...] = average            # stays in the optimizer's flat buffer of gradients
+        else:
+            p.grad = average
         offset += size
 
 

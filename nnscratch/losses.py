@@ -1,6 +1,9 @@
 """Loss functions: ``loss = criterion.forward(pred, target)`` (a Python float),
 then ``grad_pred = criterion.backward()``.
 
+``criterion.compute(pred, target)`` is the same loss as a 0-d array on the prediction's device:
+a training loop on a GPU reads it back (``float``, a wait for the device) only when it logs.
+
 ``reduction='mean'`` divides by the number of elements (for cross-entropy
 with class indices: by the summed weights of the counted targets, as
 PyTorch); ``'sum'`` does not divide.
@@ -34,9 +37,17 @@ class Loss:
     def __call__(self, pred, target) -> float:
         return self.forward(pred, target)
 
+    def forward(self, pred, target) -> float:
+        """The loss as a Python float (on a GPU this waits for the device; :meth:`compute` does not)."""
+        return float(self.compute(pred, target))
+
+    def compute(self, pred, target):
+        """The loss as a 0-d array on the prediction's device; keeps the gradient for :meth:`backward`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute(pred, target) -> 0-d array")
+
     def _reduce(self, values, count):
         total = values.sum()
-        return float(total / count) if self.reduction == "mean" else float(total)
+        return total / count if self.reduction == "mean" else total
 
     def _scale(self, count):
         return 1.0 / count if self.reduction == "mean" else 1.0
@@ -54,7 +65,7 @@ class Loss:
 class MSELoss(Loss):
     """``mean((pred - target)²)``;  ``d pred = 2 (pred - target) / M``."""
 
-    def forward(self, pred, target) -> float:
+    def compute(self, pred, target):
         _check_pair("MSELoss", pred, target)
         diff = pred - target
         self._grad = diff * (2.0 * self._scale(diff.size))
@@ -64,7 +75,7 @@ class MSELoss(Loss):
 class L1Loss(Loss):
     """``mean(|pred - target|)``;  ``d pred = sign(pred - target) / M`` (0 at 0)."""
 
-    def forward(self, pred, target) -> float:
+    def compute(self, pred, target):
         _check_pair("L1Loss", pred, target)
         xp = get_array_module(pred)
         diff = pred - target
@@ -84,7 +95,7 @@ class SmoothL1Loss(Loss):
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
 
-    def forward(self, pred, target) -> float:
+    def compute(self, pred, target):
         _check_pair("SmoothL1Loss", pred, target)
         xp = get_array_module(pred)
         diff = pred - target
@@ -117,7 +128,7 @@ class LogMSELoss(Loss):
             raise ValueError(f"eps must be > 0, got {eps}")
         self.eps = float(eps)
 
-    def forward(self, pred, target) -> float:
+    def compute(self, pred, target):
         _check_pair("LogMSELoss", pred, target)
         if pred.ndim < 2:
             raise ValueError(f"LogMSELoss: pred must have a batch axis and at least one more, got shape {tuple(pred.shape)}")
@@ -152,7 +163,7 @@ class CrossEntropyLoss(Loss):
         self.weight = weight
         self.ignore_index = int(ignore_index)
 
-    def forward(self, logits, target) -> float:
+    def compute(self, logits, target):
         xp = get_array_module(logits)
         if not hasattr(logits, "dtype") or logits.dtype.kind != "f" or logits.ndim < 2:
             raise TypeError("CrossEntropyLoss: logits must be a floating array of shape (N, C, ...)")

@@ -31,6 +31,9 @@ class Parameter:
     def __init__(self, data: Any):
         self.data = data
         self.grad = None
+        # Where the first gradient of a backward pass is copied to, when an optimizer keeps every
+        # gradient in one flat buffer (:class:`nnscratch.optim.FlatParameters`); None: kept as given.
+        self.grad_slot = None
 
     @property
     def shape(self) -> tuple:
@@ -41,8 +44,13 @@ class Parameter:
         return self.data.dtype
 
     def accumulate(self, grad: Any) -> None:
-        """Add ``grad`` to ``self.grad`` (the first call stores it)."""
+        """Add ``grad`` to ``self.grad`` (the first call stores it, in ``grad_slot`` if there is one)."""
         if self.grad is None:
+            slot = self.grad_slot
+            if (slot is not None and slot.shape == grad.shape and slot.dtype == grad.dtype
+                    and type(slot) is type(grad)):
+                slot[...] = grad
+                grad = slot
             self.grad = grad
         else:
             self.grad += grad
@@ -286,6 +294,16 @@ class Sequential(ModuleList):
             grad_output = module.backward(grad_output)
             if grad_output is None:          # a layer that computes no input gradient ends the chain
                 break
+        return grad_output
+
+
+class Identity(Module):
+    """``y = x``; ``dx = dy``.  What a folded batch norm leaves in its place (:func:`nnscratch.fold_batch_norm`)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_output):
         return grad_output
 
 

@@ -3,6 +3,14 @@
 Each keeps one small dict of state per parameter (momentum buffers, Adam's
 moments and step count), saved and restored by ``state_dict`` /
 ``load_state_dict`` so that a resumed run continues bit for bit.
+
+Where it can, an optimizer updates every parameter at once, as PyTorch's ``foreach`` and
+``fused`` Adam do: the parameters are views into one flat array (:class:`FlatParameters`), the
+gradients views into another, and each state array a view into a flat one of its own, so a step
+is about a dozen operations over 1.3 million numbers instead of a dozen per parameter (on a GPU,
+a dozen kernel launches instead of 700).  The elementwise equations are the same, so the result
+is bit for bit that of the per-parameter loop, which remains for the cases the flat one does not
+cover (some parameters without a gradient this step, mixed devices or dtypes).
 """
 from __future__ import annotations
 
@@ -12,6 +20,60 @@ from typing import Iterable
 
 from .backend import check_device, device_of, get_array_module, to_device
 from .module import Parameter
+
+
+class FlatParameters:
+    """Parameters of one device and dtype made views into one flat array, their gradients likewise.
+
+    Packing copies each ``param.data`` into ``data`` and makes it a view there, and gives each
+    parameter a ``grad_slot`` in ``grads``, where :meth:`Parameter.accumulate` copies the first
+    gradient of a backward pass.  A parameter whose ``data`` is later replaced (``Module.to``,
+    ``load_state_dict``) is packed again at the next :meth:`ready` (one copy of all of them).
+    """
+
+    def __init__(self, params: list[Parameter]):
+        self.params = params
+        self.data = self.grads = None
+        self._views: list = []
+        self._pack()
+
+    @staticmethod
+    def packable(params: list[Parameter]) -> bool:
+        """One array module and one floating dtype for all: what a flat buffer needs."""
+        first = params[0].data
+        xp = get_array_module(first)
+        return all(get_array_module(p.data) is xp and p.data.dtype == first.dtype for p in params) \
+            and first.dtype.kind == "f"
+
+    def _pack(self) -> None:
+        xp = get_array_module(self.params[0].data)
+        self.data = xp.concatenate([p.data.reshape(-1) for p in self.params])
+        self.grads = xp.zeros_like(self.data)
+        self._views = []
+        offset = 0
+        for param in self.params:
+            size = param.data.size
+            param.data = self.data[offset:offset + size].reshape(param.data.shape)
+            param.grad_slot = self.grads[offset:offset + size].reshape(param.data.shape)
+            self._views.append(param.data)
+            offset += size
+
+    def ready(self) -> bool:
+        """True when every parameter is a view of ``data`` and holds its gradient in ``grads``."""
+        if any(param.data is not view for param, view in zip(self.params, self._views)):
+            if not self.packable(self.params):
+                return False
+            self._pack()             # grads held now stay where they are; the next backward fills the slots
+        return all(param.grad is param.grad_slot for param in self.params)
+
+    def views(self, flat) -> list:
+        """``flat`` (an array shaped like ``data``) cut into per-parameter views."""
+        result, offset = [], 0
+        for param in self.params:
+            size = param.data.size
+            result.append(flat[offset:offset + size].reshape(param.data.shape))
+            offset += size
+        return result
 
 
 class Optimizer:
@@ -30,12 +92,21 @@ class Optimizer:
             raise ValueError(f"learning rate must be a finite number >= 0, got {lr!r}")
         self.lr = float(lr)
         self.state: list[dict] = [{} for _ in self.params]
+        self._flat = FlatParameters(self.params) if FlatParameters.packable(self.params) else None
+        self._flat_state: dict = {}     # state key -> (flat array, its per-parameter views)
 
     def zero_grad(self) -> None:
         for param in self.params:
             param.grad = None
 
     def step(self) -> None:
+        """Update every parameter that has a gradient (all at once where they share one flat buffer)."""
+        if self._flat is not None and self._flat.ready():
+            state = self._gather_state()
+            if state is not None:
+                self._update(self._flat.data, self._flat.grads, state)
+                self._scatter_state(state)
+                return
         for param, state in zip(self.params, self.state):
             if param.grad is None:
                 continue
@@ -46,6 +117,46 @@ class Optimizer:
 
     def _update(self, data, grad, state) -> None:
         raise NotImplementedError
+
+    def _gather_state(self) -> dict | None:
+        """The per-parameter states as one state over the flat buffer, or None if they differ in kind.
+
+        Arrays that are already views of a flat array are used as they are; others (a state just
+        loaded) are packed into a new one.  Scalars (a step count) must agree.
+        """
+        first = self.state[0]
+        if any(state.keys() != first.keys() for state in self.state):
+            return None
+        gathered = {}
+        for key, value in first.items():
+            if hasattr(value, "shape"):
+                flat, views = self._flat_state.get(key, (None, ()))
+                values = [state[key] for state in self.state]
+                if flat is None or any(v is not w for v, w in zip(values, views)):
+                    if any(v.shape != p.data.shape or v.dtype != p.data.dtype or type(v) is not type(p.data)
+                           for v, p in zip(values, self.params)):
+                        return None
+                    flat = get_array_module(self._flat.data).concatenate([v.reshape(-1) for v in values])
+                gathered[key] = flat
+            elif any(state[key] != value for state in self.state):
+                return None
+            else:
+                gathered[key] = value
+        return gathered
+
+    def _scatter_state(self, state: dict) -> None:
+        """Each parameter's state as views of the flat state the update left."""
+        for key, value in state.items():
+            if hasattr(value, "shape"):
+                flat, views = self._flat_state.get(key, (None, ()))
+                if flat is not value:
+                    views = self._flat.views(value)
+                    self._flat_state[key] = (value, views)
+                for param_state, view in zip(self.state, views):
+                    param_state[key] = view
+            else:
+                for param_state in self.state:
+                    param_state[key] = value
 
     @staticmethod
     def _move_state(state: dict, like) -> None:

@@ -5,8 +5,18 @@ ReLU and LeakyReLU take the derivative at 0 to be that of the left branch
 """
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..backend import fuse, get_array_module
 from ..module import Module, check_grad_output
+
+
+@fuse
+def _relu_grad(grad_output, output):
+    return grad_output * (output > 0)
+
+
+@fuse
+def _tanh_grad(grad_output, output):
+    return grad_output * (1 - output * output)
 
 
 def _check_array(module, x):
@@ -33,7 +43,7 @@ class ReLU(Module):
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._output is None else self._output.shape)
-        return grad_output * (self._output > 0)
+        return _relu_grad(grad_output, self._output)
 
 
 class LeakyReLU(Module):
@@ -73,7 +83,7 @@ class Tanh(Module):
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._output is None else self._output.shape)
-        return grad_output * (1 - self._output * self._output)
+        return _tanh_grad(grad_output, self._output)
 
 
 class Sigmoid(Module):
@@ -115,7 +125,7 @@ class NormShrink(Module):
         if not lambd >= 0:
             raise ValueError(f"NormShrink: lambd must be >= 0, got {lambd}")
         self.lambd = float(lambd)
-        self._input = self._norm = self._factor = self._outside = None
+        self._input = self._squares = self._factor = None
 
     def extra_repr(self) -> str:
         return f"lambd={self.lambd}"
@@ -127,21 +137,32 @@ class NormShrink(Module):
         self._input = x
         if self.lambd == 0:
             return x
-        xp = get_array_module(x)
-        norm = xp.sqrt((x * x).sum(axis=1, keepdims=True))
-        self._outside = norm > self.lambd
-        self._norm = xp.where(self._outside, norm, 1)          # the length where it is > lambd > 0
-        self._factor = xp.where(self._outside, 1 - self.lambd / self._norm, 0)
+        self._squares = (x * x).sum(axis=1, keepdims=True)
+        self._factor = _shrink_factor(self._squares, self.lambd)
         return x * self._factor
 
     def backward(self, grad_output):
         check_grad_output(self, grad_output, None if self._input is None else self._input.shape)
         if self.lambd == 0:
             return grad_output
-        x, norm = self._input, self._norm
-        along = (x * grad_output).sum(axis=1, keepdims=True)
-        curvature = self._outside * (self.lambd * along / (norm * norm * norm))
-        return grad_output * self._factor + x * curvature
+        along = (self._input * grad_output).sum(axis=1, keepdims=True)
+        return _shrink_grad(grad_output, self._input, self._factor, self._squares, along, self.lambd)
+
+
+@fuse
+def _shrink_factor(squares, lambd):
+    # max(n - lambd, 0) / n with n = sqrt(squares); the divisor is n + 1 (never 0) where the factor is 0
+    norm = squares ** 0.5
+    outside = norm > lambd
+    return outside * (1 - lambd / (norm + (norm <= lambd)))
+
+
+@fuse
+def _shrink_grad(grad_output, x, factor, squares, along, lambd):
+    norm = squares ** 0.5
+    outside = norm > lambd
+    safe = norm + (norm <= lambd)
+    return grad_output * factor + x * (outside * (lambd * along / (safe * safe * safe)))
 
 
 class SoftmaxExpectation(Module):

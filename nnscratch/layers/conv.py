@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 
-from ..backend import DEFAULT_DTYPE, get_array_module
+from ..backend import DEFAULT_DTYPE, get_array_module, uses_cpu_strategy
 from ..init import kaiming_uniform, zeros
 from ..module import Module, Parameter, check_grad_output, check_input
+from . import device
 from ._conv_fast import (SHIFTED_MAX_OUTPUTS, conv_input_grad, conv_rows, conv_weight_grad, shifted_backward,
                          shifted_forward)
 from .im2col import col2im, im2col
@@ -52,6 +53,10 @@ class Conv2d(Module):
     matrix and ``cols`` the im2col matrix of the input:
 
         dW = cols^T g        db = sum_rows g        dx = col2im(g W^T)
+
+    On NumPy the product is made in cache-sized blocks, or as shifted taps for narrow layers
+    (``_conv_fast.py``); on any other array module (a GPU) in a few whole-batch operations
+    (:func:`nnscratch.layers.device.conv_forward` and ``conv_backward``).
 
     Textbook version: ``nnscratch.reference.conv2d`` and ``nnscratch.reference.conv2d_backward``;
     proven equal in the tests.
@@ -88,6 +93,12 @@ class Conv2d(Module):
         out_h, out_w = self.output_size(h, w)
         if out_h < 1 or out_w < 1:
             raise ValueError(f"Conv2d: input of spatial size {h}x{w} is smaller than the kernel's reach")
+        if not uses_cpu_strategy(get_array_module(x)):
+            bias = None if self.bias is None else self.bias.data
+            out, x_padded = device.conv_forward(x, self.weight.data, bias, self.stride, self.padding, self.dilation,
+                                                (out_h, out_w))
+            self._cache = (x_padded, (n, h, w), (out_h, out_w))
+            return out
         x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), self.padding)
         shifted = self._shifted()
         if shifted:
@@ -114,6 +125,14 @@ class Conv2d(Module):
                           None if cache is None else (cache[1][0], self.out_channels, *cache[2]))
         x_padded, (n, h, w), out_size = cache
         pad_h, pad_w = self.padding
+        if not uses_cpu_strategy(get_array_module(grad_output)):
+            grad_weight, grad_bias, grad_input = device.conv_backward(
+                grad_output, x_padded, self.weight.data, self.stride, self.padding, self.dilation, (h, w), self.input_grad,
+                bias=self.bias is not None)
+            self.weight.accumulate(grad_weight)
+            if self.bias is not None:
+                self.bias.accumulate(grad_bias)
+            return grad_input
         if self._shifted():
             grad_weight, grad_bias, grad_padded = shifted_backward(x_padded, self.weight.data, self.dilation,
                                                                    grad_output, self.input_grad)

@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, uses_cpu_strategy
 from ..module import Module, check_grad_output, check_input
+from . import device
 from .layout import conv_output_size, pad_nhwc, pair, window
 
 
@@ -114,7 +115,11 @@ class Upsample(Module):
     False: samples at ``(x + 0.5) / scale - 0.5``, clamped at 0).
 
     Along one axis ``y = A x`` with a sparse ``(out, in)`` matrix ``A``; the
-    backward pass is ``dx = A^T dy``, applied to both axes.
+    backward pass is ``dx = A^T dy``, applied to both axes.  On NumPy the two
+    samples of each output are gathered (or, for doubling, combined with fixed
+    weights in cache-sized groups of images); on any other array module (a GPU)
+    ``A`` is a small dense matrix per axis and each direction is two batched
+    matrix products (:func:`nnscratch.layers.device.resample`).
 
     Textbook version: ``nnscratch.reference.upsample`` and ``nnscratch.reference.upsample_backward``;
     proven equal in the tests.
@@ -139,6 +144,7 @@ class Upsample(Module):
         self.align_corners = bool(align_corners) if mode == "bilinear" else False
         self._fast_path = True     # False: always the general plan (the tests compare the two)
         self._cache = None
+        self._device_matrices = {}  # (h, w, dtype, array module) -> the two matrices, made on the device once
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size else f"scale_factor={self.scale_factor}"
@@ -160,12 +166,24 @@ class Upsample(Module):
         return [_interpolation_plan(i, o, s, self.mode, self.align_corners)
                 for i, o, s in zip((height, width), out, scales)]
 
+    def _matrices(self, xp, h: int, w: int, dtype):
+        """The ``(out, in)`` interpolation matrices of both axes on ``xp``'s device (cached)."""
+        key = (h, w, dtype.str, id(xp))
+        if key not in self._device_matrices:
+            self._device_matrices[key] = tuple(xp.asarray(_interpolation_matrix(plan, size).astype(dtype))
+                                               for plan, size in zip(self._plans(h, w), (h, w)))
+        return self._device_matrices[key]
+
     def forward(self, x):
         check_input(self, x, 4)
         xp = get_array_module(x)
         n, c, h, w = x.shape
         if min(self.output_size(h, w)) < 1:
             raise ValueError(f"Upsample: {h}x{w} input gives an empty output")
+        if not uses_cpu_strategy(xp):
+            out = device.resample(x, *self._matrices(xp, h, w, x.dtype))
+            self._cache = (x.shape, out.shape)
+            return out
         plan_h, plan_w = self._plans(h, w)
         # Work on the NHWC view (free for the NHWC memory our layers produce) and
         # return an NCHW view of an NHWC result, so the next convolution needs no copy.
@@ -191,6 +209,8 @@ class Upsample(Module):
         check_grad_output(self, grad_output, None if self._cache is None else self._cache[1])
         xp = get_array_module(grad_output)
         (n, c, h, w), _ = self._cache
+        if not uses_cpu_strategy(xp):
+            return device.resample_adjoint(grad_output, *self._matrices(xp, h, w, grad_output.dtype))
         if self._doubles(h, w):
             grad = _in_groups(lambda part, target: _double_adjoint(_double_adjoint(part, 2), 1, out=target),
                               grad_output.transpose(0, 2, 3, 1), (n, h, w, c))

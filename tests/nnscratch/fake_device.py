@@ -7,9 +7,20 @@ array code reaches its namespace through ``get_array_module`` /
 NumPy function raises; explicit transfer uses ``.get()`` (as CuPy's does).
 Any engine code that silently drops to host memory therefore fails loudly
 or leaves a plain ndarray behind, which the tests detect.
+
+It also counts, as a GPU's kernel launches would be counted: inside ``with counting() as
+counts:`` every operation that writes array memory adds one to ``counts[name]`` — a ufunc, a
+NumPy or namespace function whose result is not a view of its input, a method such as ``sum``
+or ``copy``, an assignment into an array, fancy indexing, a transfer from the host.  Views
+(slices, transposes, reshapes that need no copy, ``as_strided``) are free, as on a GPU.  A
+function made by ``FAKE_DEVICE.fuse`` (CuPy's ``cupy.fuse``: one kernel for a whole elementwise
+expression) counts once, whatever it does inside.  Reads back to the host (``float``,
+``.item()``, ``.get()``, ``bool``) are counted under ``"to host"``: a GPU waits for them.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
 import types
 
 import numpy as np
@@ -18,6 +29,48 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 
 class HostConversionError(TypeError):
     pass
+
+
+_counts: list[collections.Counter] = []      # the active counters (innermost last); empty: not counting
+_paused = [0]                                 # > 0 inside a fused function
+
+
+@contextlib.contextmanager
+def counting():
+    """Count the array operations run inside the block: yields a ``collections.Counter``."""
+    counts = collections.Counter()
+    _counts.append(counts)
+    try:
+        yield counts
+    finally:
+        _counts.remove(counts)
+
+
+def _count(name: str) -> None:
+    if _counts and not _paused[0]:
+        for counts in _counts:
+            counts[name] += 1
+
+
+def _arrays(values):
+    for value in values:
+        if isinstance(value, DeviceArray):
+            yield value._array
+        elif isinstance(value, np.ndarray):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            yield from _arrays(value)
+
+
+def _count_unless_view(name: str, result, inputs) -> None:
+    """Count an operation whose ``result`` is new memory (not a view of any of ``inputs``)."""
+    if not _counts or _paused[0]:
+        return
+    outputs = list(_arrays(result if isinstance(result, (list, tuple)) else (result,)))
+    sources = list(_arrays(inputs))
+    if outputs and all(any(np.may_share_memory(out, src) for src in sources) for out in outputs):
+        return
+    _count(name)
 
 
 def _unwrap(value):
@@ -67,6 +120,7 @@ class DeviceArray(NDArrayOperatorsMixin):
         _refuse_host_arrays(inputs, f"np.{ufunc.__name__}")
         _refuse_host_arrays(kwargs.get("out", ()), f"np.{ufunc.__name__}(out=...)")
         out = kwargs.get("out")
+        _count(ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
         if out is not None:
             return out[0] if len(out) == 1 else out
@@ -74,22 +128,29 @@ class DeviceArray(NDArrayOperatorsMixin):
 
     def __array_function__(self, func, types_, args, kwargs):
         _refuse_host_arrays(args, f"np.{func.__name__}")
-        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+        result = func(*_unwrap(args), **_unwrap(kwargs))
+        _count_unless_view(func.__name__, result, args)
+        return _wrap(result)
 
     # -- explicit transfer and scalar access (allowed, as in CuPy) -------------
     def get(self):
+        _count("to host")
         return self._array.copy()
 
     def item(self):
+        _count("to host")
         return self._array.item()
 
     def __float__(self):
+        _count("to host")
         return float(self._array)
 
     def __int__(self):
+        _count("to host")
         return int(self._array)
 
     def __bool__(self):
+        _count("to host")
         return bool(self._array)
 
     def __index__(self):
@@ -125,10 +186,14 @@ class DeviceArray(NDArrayOperatorsMixin):
 
     def __getitem__(self, key):
         _refuse_host_arrays(key if isinstance(key, tuple) else (key,), "indexing")
-        return _wrap(self._array[_unwrap(key)])
+        result = self._array[_unwrap(key)]
+        if not isinstance(result, np.generic):        # one element is a 0-d view on a GPU
+            _count_unless_view("getitem", result, (self,))
+        return _wrap(result)
 
     def __setitem__(self, key, value):
         _refuse_host_arrays((value,) + (key if isinstance(key, tuple) else (key,)), "assignment")
+        _count("setitem")
         self._array[_unwrap(key)] = _unwrap(value)
 
     def __getattr__(self, name):
@@ -138,7 +203,9 @@ class DeviceArray(NDArrayOperatorsMixin):
         if callable(attribute):
             def method(*args, **kwargs):
                 _refuse_host_arrays(args, f"ndarray.{name}")
-                return _wrap(attribute(*_unwrap(args), **_unwrap(kwargs)))
+                result = attribute(*_unwrap(args), **_unwrap(kwargs))
+                _count_unless_view(name, result, (self,))
+                return _wrap(result)
             return method
         return _wrap(attribute)
 
@@ -167,11 +234,27 @@ class _Namespace(types.SimpleNamespace):
         def function(*args, **kwargs):
             if name not in ("asarray", "array", "ascontiguousarray"):
                 _refuse_host_arrays(args, f"xp.{name}")
-            return _wrap(attribute(*_unwrap(args), **_unwrap(kwargs)))
+            result = attribute(*_unwrap(args), **_unwrap(kwargs))
+            _count_unless_view(name, result, (args, tuple(kwargs.values())))
+            return _wrap(result)
         return function
 
 
+def _fuse(function):
+    """The stand-in's ``cupy.fuse``: run ``function`` on device arrays as it is, counted as one kernel."""
+    def fused(*args):
+        _count(f"fused {function.__name__}")
+        _paused[0] += 1
+        try:
+            return function(*args)
+        finally:
+            _paused[0] -= 1
+    fused.__name__ = function.__name__
+    return fused
+
+
 FAKE_DEVICE = _Namespace(np)
+object.__setattr__(FAKE_DEVICE, "fuse", _fuse)
 
 
 def to_fake_device(module):

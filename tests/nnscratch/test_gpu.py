@@ -44,3 +44,45 @@ def test_gradcheck_on_cuda_in_float64():
     x = cupy.asarray(np.random.default_rng(1).normal(size=(1, 2, 5, 5)))
     errors = gradcheck(layer, x)
     assert max(errors.values()) <= 1e-7
+
+
+def test_fused_kernels_equal_their_plain_twins_on_cuda():
+    """Each ``nnscratch.backend.fuse`` kernel (one CuPy kernel) against its NumPy expression."""
+    import cupy
+
+    from nnscratch.layers import activation, device
+
+    rng = np.random.default_rng(2)
+    a, b, c = (rng.standard_normal((64, 8)).astype(np.float32) for _ in range(3))
+    row = rng.uniform(0.5, 2, 8).astype(np.float32)
+    cases = [(activation._relu_grad, (a, b)), (activation._tanh_grad, (a, np.tanh(b))),
+             (activation._shrink_factor, (np.abs(a), 0.5)), (activation._shrink_grad, (a, b, np.abs(c), np.abs(a), b, 0.5)),
+             (device._inverse_std, (row, 1e-5)), (device._scale_shift, (a, row, row)),
+             (device._moving_average, (row, row * 2, 0.9, 0.1)),
+             (device._batch_norm_input_grad, (a, b, row, row, row, row, 1 / 64))]
+    for kernel, args in cases:
+        on_gpu = kernel(*(cupy.asarray(v) if isinstance(v, np.ndarray) else v for v in args))
+        assert isinstance(on_gpu, cupy.ndarray), kernel.__name__
+        np.testing.assert_allclose(asnumpy(on_gpu), kernel.plain(*args), rtol=1e-5, atol=1e-6, err_msg=kernel.__name__)
+
+
+def test_the_colorizer_trains_on_cuda_as_on_the_cpu():
+    """Twenty Adam steps of a small colorizer: the GPU strategy follows the CPU's to float64 rounding."""
+    import copy
+
+    import cupy
+
+    from .test_device_strategy import colorizer_batch, small_colorizer
+
+    host = small_colorizer(np.float64).set_shrink(0)
+    gpu = copy.deepcopy(host).to("cuda")
+    x, target = colorizer_batch(np.float64)
+    for model, inputs, goal in ((host, x, target), (gpu, cupy.asarray(x), cupy.asarray(target))):
+        optimizer, criterion = nn.Adam(model.parameters(), lr=1e-3), nn.LogMSELoss(eps=1e-3)
+        for _ in range(20):
+            optimizer.zero_grad()
+            criterion.compute(model.forward(inputs), goal)
+            model.backward(criterion.backward())
+            optimizer.step()
+    for (name, value), (_, on_gpu) in zip(host.state_dict().items(), gpu.state_dict().items()):
+        np.testing.assert_allclose(asnumpy(on_gpu), value, rtol=1e-9, atol=1e-10, err_msg=name)
