@@ -113,9 +113,26 @@ def _readout_settings(model, args) -> None:
         model.set_temperature(args.temperature)
 
 
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
+def _model_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
     parser.add_argument("--checkpoint", metavar="PATH",
                         help="a model file, a checkpoint, or a training run folder (default: the shipped model)")
+    if device:
+        parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                            help="where the network runs: cuda is a GPU through CuPy (the gpu extra)")
+
+
+def _check_device(device: str) -> None:
+    """UsageError when ``device`` is cuda and CuPy sees no GPU: said before any work is done."""
+    if device == "cuda" and not nn.cuda_available():
+        raise UsageError("--device cuda: CuPy is not installed or sees no GPU; install the gpu extra "
+                         "(pip install -e '.[gpu]') on a machine with a CUDA GPU, or leave --device out")
+
+
+def _load(args):
+    """The model ``--checkpoint`` names (the shipped one by default) on ``--device``."""
+    _check_device(args.device)
+    model = load_model(args.checkpoint)
+    return model.to(args.device) if args.device != "cpu" else model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--norm", choices=["batch", "none"], default="batch", help="batch normalisation or none")
     summary.add_argument("--hints", action="store_true", help="the network with colour-hint input")
     summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
-    _model_arguments(summary)
+    _model_arguments(summary, device=False)
 
     demo = commands.add_parser("demo", help="colorize the gray version of a sample photo and draw before/after")
     demo.add_argument("-o", "--output", default="colorize_demo.png", help="figure to write (default colorize_demo.png)")
@@ -316,7 +333,7 @@ def run_predict(args) -> int:
     hints_for = _hint_source(args, files, single)
     if args.show_hints and not single:
         raise UsageError("--show-hints draws the points of one input file; give one input file")
-    model = load_model(args.checkpoint)
+    model = _load(args)
     if not model.config["hints"] and (args.hint or args.hints):
         raise UsageError("this model was trained without colour hints and cannot follow them "
                          "(train one with 'colorize train --hints')")
@@ -419,7 +436,7 @@ def run_evaluate(args) -> int:
     paths = [path for path, _ in _collect_inputs([args.data])]
     if not paths:
         raise ValueError(f"no image files found in {args.data}")
-    model = load_model(args.checkpoint)
+    model = _load(args)
     _readout_settings(model, args)
     photos = []
     for path in _progress(paths, "reading"):
@@ -497,7 +514,7 @@ SAMPLE = Path(__file__).parent / "samples" / "fallen_leaf.jpg"
 def run_demo(args) -> int:
     from .evaluate import save_grid, score_photo
 
-    model = load_model(args.checkpoint)
+    model = _load(args)
     photo = read_image(SAMPLE)
     scores = score_photo(model, photo, size=args.size)
     save_grid([(SAMPLE.stem, scores["images"])], args.output, thumb=480)
@@ -522,7 +539,8 @@ def run_serve(args) -> int:
         import flask  # noqa: F401  (the web extra)
     except ImportError:
         raise ValueError("colorize serve needs the web extra: pip install -e '.[web]' (Flask)") from None
-    serve(args.host, args.port, args.checkpoint, args.max_upload_mb, args.open)
+    _check_device(args.device)
+    serve(args.host, args.port, args.checkpoint, args.max_upload_mb, args.open, device=args.device)
     return 0
 
 

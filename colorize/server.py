@@ -138,15 +138,16 @@ def create_app(model=None, max_upload_mb: float = 25.0):
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, checkpoint=None, max_upload_mb: float = 25.0,
-          open_browser: bool = False) -> None:
-    """Run the page on a local server until Ctrl-C."""
+          open_browser: bool = False, device: str = "cpu") -> None:
+    """Run the page on a local server until Ctrl-C; the network runs on ``device`` ('cpu' or 'cuda')."""
     import sys
 
     from werkzeug.serving import make_server
 
     from .infer import load_model
 
-    app = create_app(load_model(checkpoint), max_upload_mb)
+    model = load_model(checkpoint)
+    app = create_app(model.to(device) if device != "cpu" else model, max_upload_mb)
     server = make_server(host, port, app, threaded=False)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{server.server_port}/"
     if host in ("0.0.0.0", "::"):
