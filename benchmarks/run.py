@@ -419,6 +419,60 @@ def enhancement_rows(repeats: int, megapixels: float):
     return rows, f"{width}x{height} uint8 RGB ({width * height / 1e6:.1f} MP)"
 
 
+def operation_count_rows():
+    """Array operations of one training step and one 256² inference pass on the counting stand-in device,
+    by layer kind: what a GPU launches (each a kernel), where no GPU is at hand."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from colorize import load_model
+    from tests.nnscratch.fake_device import FAKE_DEVICE, counting, to_fake_device
+
+    model = to_fake_device(Colorizer(hints=True))
+    optimizer, criterion = nn.Adam(model.parameters()), nn.LogMSELoss(eps=2e-4)
+    rng = np.random.default_rng(0)
+    x = FAKE_DEVICE.asarray(rng.standard_normal((16, 4, 128, 128)).astype(np.float32))
+    target = FAKE_DEVICE.asarray(rng.uniform(-0.5, 0.5, (16, 2, 128, 128)).astype(np.float32))
+    by_kind: dict[tuple[str, str], int] = {}
+
+    def counted(key, function):
+        def call(*args):
+            with counting() as counts:
+                result = function(*args)
+            by_kind[key] = by_kind.get(key, 0) + sum(counts.values())
+            return result
+        return call
+
+    for layer in model.body:
+        kind = type(layer).__name__
+        layer.forward, layer.backward = counted((kind, "training"), layer.forward), counted((kind, "training"), layer.backward)
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion.compute(model.forward(x), target)
+        model.backward(criterion.backward())
+        optimizer.step()
+        return loss
+
+    step()
+    by_kind.clear()
+    with counting() as whole:
+        step()
+    total = sum(whole.values())
+    by_kind[("skips, loss, Adam, zero_grad", "training")] = total - sum(by_kind.values())
+    inference = nn.fold_batch_norm(to_fake_device(load_model()))
+    for layer in inference.body:
+        kind = type(layer).__name__
+        layer.forward = counted((kind, "inference"), layer.forward)
+    with counting() as passes:
+        inference.forward(FAKE_DEVICE.asarray(np.zeros((1, 4, 256, 256), dtype=np.float32)))
+    inference_total = sum(passes.values())
+    by_kind[("skips, shrink", "inference")] = inference_total - sum(v for (k, p), v in by_kind.items() if p == "inference")
+    kinds = sorted({kind for kind, _ in by_kind}, key=lambda k: (k.startswith("skips"), k))
+    rows = [[kind, by_kind.get((kind, "training"), ""), by_kind.get((kind, "inference"), "")] for kind in kinds]
+    rows.append(["total", total, inference_total])
+    rows.append(["reads back to the host", whole["to host"], passes["to host"]])
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller images")
@@ -460,7 +514,13 @@ def main() -> int:
     output.append(table(f"5. Enhancement operations on {label}",
                         ["operation", "ours ms", "OpenCV ms", "Pillow ms", "scikit-image ms", "ours / OpenCV", "ours / Pillow",
                          "ours / scikit-image", "numpy floor ms", "ours / floor"], rows))
-    output.append("6. GPU: not run (no CuPy GPU in this process)." if not nn.cuda_available() else "6. GPU: see the GPU tests.")
+    rows = operation_count_rows()
+    results["operation_counts"] = rows
+    output.append(table("6. Array operations per training step (batch 16, 128², shipped architecture) and per 256² "
+                        "inference pass (shipped model, batch norm folded), on the counting stand-in device: each one "
+                        "a kernel launch on a GPU", ["layer kind", "training step", "inference pass"], rows))
+    output.append("7. GPU: not run here (no CuPy GPU in this process); benchmarks/gpu.py measures it where there is one."
+                  if not nn.cuda_available() else "7. GPU: run benchmarks/gpu.py.")
     text = "\n".join(output)
     print(text)
     if args.json:
