@@ -454,12 +454,15 @@ def run_evaluate(args) -> int:
     result = evaluate_photos(model, _progress(photos, "scoring"), size=args.size, hint_points=args.hint_points)
     guided = "psnr_hints" in result["mean"]
     hint_header = f" {f'{args.hint_points} hints':>9}" if guided else ""
-    print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'gain':>6}{hint_header} {'ab RMSE':>8} {'colourful':>9} {'truth':>7}")
+    print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'gain':>6}{hint_header} {'ab RMSE':>8} {'colourful':>9} {'truth':>7} "
+          f"{'chroma':>7} {'tint':>5}")
 
     def line(name, r):
         hinted = f" {r['psnr_hints']:9.2f}" if guided else ""
+        tint = r.get("tint_angle", float("nan"))
         return (f"{name[:28]:<28} {r['psnr']:7.2f} {r['psnr_gray']:7.2f} {r['psnr'] - r['psnr_gray']:+6.2f}{hinted} "
-                f"{r['ab_rmse']:8.2f} {r['colorfulness']:9.1f} {r['colorfulness_truth']:7.1f}")
+                f"{r['ab_rmse']:8.2f} {r['colorfulness']:9.1f} {r['colorfulness_truth']:7.1f} "
+                f"{r['chroma_ratio']:7.0%} {'' if tint != tint else f'{tint:4.0f}°':>5}")
 
     for r in result["images"]:
         print(line(r["image"], r))
@@ -469,6 +472,8 @@ def run_evaluate(args) -> int:
     print(f"PSNR gain over grayscale: {mean['psnr_gain']:+.2f} dB ({mean['photos_above_gray']} of {count} photos "
           f"above their baseline, worst {mean['worst_gain']:+.2f} dB); colourfulness "
           f"{mean['colorfulness_ratio']:.0%} of the truth")
+    print(f"chroma {mean['chroma_ratio']:.0%} of the truth's (mean over photos); overall tint within 45° on "
+          f"{mean['tint_within_45']} of the {mean['tinted_photos']} photos with a clear tint (mean |ab| vector >= 4)")
     if guided:
         print(f"with {args.hint_points} hints from the truth: {mean['psnr_hints'] - mean['psnr_gray']:+.2f} dB "
               f"over grayscale")
@@ -483,8 +488,10 @@ def run_evaluate(args) -> int:
             print(f"{row['category'][:16]:<16} {row['photos']:>6} {row['gain']:+7.2f} "
                   f"{row['above_gray']:>4} of {row['photos']:<3}{hinted}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"images": result["images"], "mean": mean, "categories": summary},
-                                              indent=2) + "\n")
+        images = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}   # NaN: null
+                  for r in result["images"]]
+        Path(args.json).write_text(json.dumps({"images": images, "mean": mean, "categories": summary},
+                                              indent=2, allow_nan=False) + "\n")
     if args.grid:
         save_grid(result["panels"], args.grid)
     return 0

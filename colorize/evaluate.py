@@ -11,7 +11,7 @@ from .color import rgb_to_lab
 from .data import downscale, to_rgb_uint8
 from .hints import draw_hints, truth_hints
 from .infer import WORKING_SIZE, colorize, gray_baseline
-from .metrics import ab_rmse, colorfulness, psnr
+from .metrics import ab_rmse, chroma_ratio, colorfulness, psnr, tint_angle
 from .model import Colorizer
 
 
@@ -29,6 +29,8 @@ def score_photo(model: Colorizer, truth: np.ndarray, size: int | None = WORKING_
         "ab_rmse_gray": ab_rmse(np.zeros_like(truth_ab), truth_ab),
         "colorfulness": colorfulness(predicted),
         "colorfulness_truth": colorfulness(truth),
+        "chroma_ratio": chroma_ratio(predicted_ab, truth_ab),
+        "tint_angle": tint_angle(predicted_ab, truth_ab),
         "images": (baseline, predicted, truth),
     }
 
@@ -55,14 +57,17 @@ def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size
             images = (images[0], images[1], (guided["images"][1], hints), images[2])
         panels.append((name, images))
         records.append({"image": name, **scores})
-    keys = [k for k in records[0] if k != "image"] if records else []
-    mean = {key: float(np.mean([r[key] for r in records])) for key in keys}
+    keys = [k for k in records[0] if k not in ("image", "tint_angle")] if records else []
+    mean = {key: float(np.nanmean([r[key] for r in records])) for key in keys}
     if records:
         mean["psnr_gain"] = mean["psnr"] - mean["psnr_gray"]
         gains = [r["psnr"] - r["psnr_gray"] for r in records]
         mean["photos_above_gray"] = sum(gain > 0 for gain in gains)
         mean["worst_gain"] = min(gains)
         mean["colorfulness_ratio"] = mean["colorfulness"] / max(mean["colorfulness_truth"], 1e-9)
+        angles = [r["tint_angle"] for r in records if not np.isnan(r["tint_angle"])]
+        mean["tinted_photos"] = len(angles)          # those whose truth has a clear overall tint
+        mean["tint_within_45"] = sum(angle <= 45 for angle in angles)
     return {"images": records, "mean": mean, "panels": panels}
 
 

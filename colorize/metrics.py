@@ -1,4 +1,4 @@
-"""Image-quality figures for colorization: PSNR, ab error and colourfulness."""
+"""Image-quality figures for colorization: PSNR, ab error, colourfulness, chroma ratio and tint angle."""
 from __future__ import annotations
 
 import math
@@ -36,3 +36,34 @@ def colorfulness(rgb: np.ndarray) -> float:
     spread = math.sqrt(rg.std() ** 2 + yb.std() ** 2)
     centre = math.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
     return spread + 0.3 * centre
+
+
+TINTED = 4.0      # a photo whose mean (a, b) is at least this long (Lab units) has a tint to agree with
+
+
+def chroma_ratio(ab_prediction: np.ndarray, ab_truth: np.ndarray) -> float:
+    """Mean chroma ``|ab|`` of the prediction over the truth's: 1 is as colourful as the truth, 0 gray.
+
+    NaN for a colourless truth (nothing to compare with).
+    """
+    truth = float(np.mean(np.hypot(ab_truth[..., 0], ab_truth[..., 1])))
+    if truth == 0:
+        return math.nan
+    return float(np.mean(np.hypot(ab_prediction[..., 0], ab_prediction[..., 1]))) / truth
+
+
+def tint_angle(ab_prediction: np.ndarray, ab_truth: np.ndarray, tinted: float = TINTED) -> float:
+    """Angle in degrees (0–180) between the mean ``(a, b)`` of the prediction and of the truth.
+
+    The overall tint's hue: whether a photo that is as a whole orange comes out orange.  NaN when
+    the truth's mean (a, b) is shorter than ``tinted`` (no clear tint), 180 when the prediction's
+    is zero (gray says nothing of the tint).
+    """
+    truth = np.asarray(ab_truth, dtype=np.float64).reshape(-1, 2).mean(axis=0)
+    prediction = np.asarray(ab_prediction, dtype=np.float64).reshape(-1, 2).mean(axis=0)
+    if np.hypot(*truth) < tinted:
+        return math.nan
+    if np.hypot(*prediction) == 0:
+        return 180.0
+    cosine = prediction @ truth / (np.hypot(*prediction) * np.hypot(*truth))
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))

@@ -96,3 +96,19 @@ def test_float_input_in_0_255_is_refused_with_the_fix(model):
     gray = np.full((16, 16), 200, dtype=np.float32)
     with pytest.raises(ValueError, match="divide by 255"):
         colorize(gray, model)
+
+
+def test_chroma_ratio_and_tint_angle_say_how_colourful_and_which_way():
+    from colorize.metrics import chroma_ratio, tint_angle
+
+    rng = np.random.default_rng(0)
+    truth = np.stack([rng.normal(20, 5, (8, 8)), rng.normal(10, 5, (8, 8))], axis=-1)       # an orange cast
+    assert chroma_ratio(truth, truth) == pytest.approx(1.0)
+    assert chroma_ratio(truth * 0.5, truth) == pytest.approx(0.5)
+    assert chroma_ratio(np.zeros_like(truth), truth) == 0.0
+    assert tint_angle(truth, truth) == pytest.approx(0.0, abs=1e-6)
+    assert tint_angle(-truth, truth) == pytest.approx(180.0)
+    rotated = np.stack([-truth[..., 1], truth[..., 0]], axis=-1)                               # hue turned by 90°
+    assert tint_angle(rotated, truth) == pytest.approx(90.0)
+    assert np.isnan(tint_angle(truth, truth * 0.01))                                           # no clear tint
+    assert tint_angle(np.zeros_like(truth), truth) == 180.0
