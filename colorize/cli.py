@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -27,7 +28,8 @@ from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
 from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
 from .metrics import colorfulness
 from .model import AB_SCALE, Colorizer, layer_table
-from .train import LOG_MSE_EPS, NothingToResume, TrainingError, TrainingInterrupted, TrainingSettings, train
+from .train import (LOG_MSE_EPS, NothingToResume, RunExists, TrainingError, TrainingInterrupted, TrainingSettings,
+                    train)
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
 
@@ -236,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true",
                      help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr, --warmup, --lr-decay "
                           "and the checkpoint options may change; other settings are the checkpoint's)")
+    fit.add_argument("--overwrite", action="store_true",
+                     help="start again in a RUN_DIR that holds a run, deleting its checkpoints and metrics "
+                          "(without it such a folder is refused: continue it with --resume)")
     fit.add_argument("--init", metavar="PATH|shipped",
                      help="start from these weights (a model file, checkpoint, run folder, or 'shipped') with a "
                           "fresh optimizer: fine-tune a model on your own photos")
@@ -266,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="colorize the gray version of a sample photo and draw before/after")
     demo.add_argument("-o", "--output", default="colorize_demo.png", help="figure to write (default colorize_demo.png)")
+    demo.add_argument("--overwrite", action="store_true", help="replace the figure if it exists")
     demo.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
     _model_arguments(demo)
 
@@ -281,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
     export.add_argument("output", metavar="OUT.npz")
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
+    export.add_argument("--overwrite", action="store_true", help="replace OUT.npz if it exists")
     _readout_arguments(export, "store the model")
     return parser
 
@@ -304,7 +311,15 @@ def run_predict(args) -> int:
     files = _collect_inputs(args.inputs, output)
     if not files:
         raise ValueError("no image files found in the inputs")
-    single = len(files) == 1 and not Path(args.inputs[0]).is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
+    # A folder of results when there are several inputs, or the output is a folder (existing, or
+    # written with a trailing slash); otherwise one file, whose extension must be an image format.
+    as_folder = (len(files) > 1 or len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() or output.is_dir()
+                 or args.output.endswith(("/", os.sep)))
+    if not as_folder and output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"-o {args.output}: {'no' if not output.suffix else 'unknown'} image extension "
+                         f"{output.suffix!r}: use one of {', '.join(sorted(IMAGE_EXTENSIONS))} "
+                         "(or end the path with / for a folder of results)")
+    single = not as_folder
     if single and args.format:
         raise ValueError("--format is for folder output; for one file the output's extension decides")
     if not 1 <= args.quality <= 100:
@@ -420,10 +435,12 @@ def training_settings(args) -> TrainingSettings:
 
 
 def run_train(args) -> int:
+    if args.resume and args.overwrite:
+        raise UsageError("give --resume (continue the run) or --overwrite (start it again), not both")
     if not args.resume and args.steps is None and args.epochs is None:
         raise ValueError("give --steps or --epochs")
     records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
-                    progress=not (args.no_progress or args.quiet), quiet=args.quiet)
+                    progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite)
     losses = [r["loss"] for r in records if "loss" in r]
     if losses and distributed.world().rank == 0:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
@@ -521,6 +538,7 @@ SAMPLE = Path(__file__).parent / "samples" / "fallen_leaf.jpg"
 def run_demo(args) -> int:
     from .evaluate import save_grid, score_photo
 
+    _refuse_existing(args.output, args.overwrite)
     model = _load(args)
     photo = read_image(SAMPLE)
     scores = score_photo(model, photo, size=args.size)
@@ -532,7 +550,13 @@ def run_demo(args) -> int:
     return 0
 
 
+def _refuse_existing(path: str, overwrite: bool) -> None:
+    if Path(path).exists() and not overwrite:
+        raise UsageError(f"{path} exists: give another name, or --overwrite to replace it")
+
+
 def run_export(args) -> int:
+    _refuse_existing(args.output, args.overwrite)
     model = load_model(args.checkpoint)
     _readout_settings(model, args)
     save_model(model, args.output, float16=args.float16)
@@ -568,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         # An error in one process of several ends the job (MPI_Abort) instead of leaving the others
         # waiting; the errors listed are ones every process raises at the same point.
         with distributed.abort_on_error(comm, "colorize", (TrainingInterrupted, TrainingError, NothingToResume,
-                                                           UsageError)):
+                                                           RunExists, UsageError)):
             return COMMANDS[args.command](args)
     except TrainingInterrupted as interrupted:
         if lead:
@@ -578,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("colorize: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, NothingToResume) as error:
+    except (UsageError, NothingToResume, RunExists) as error:
         if lead:
             print(f"colorize: error: {error}", file=sys.stderr)
         return 2

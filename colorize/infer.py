@@ -59,6 +59,12 @@ def load_model(path: str | Path | None = None) -> Colorizer:
     model = build_model(state["config"]["model"])
     # A training checkpoint's averaged weights (what validation scored) when it has them.
     weights = state["ema"] if "ema" in state else state["model"]
+    broken = [name for name, value in weights.items()
+              if getattr(value, "dtype", None) is not None and value.dtype.kind == "f" and not np.isfinite(value).all()]
+    if broken:
+        raise ModelFileError(f"{path} holds weights or batch-norm statistics that are infinite or NaN ({broken[0]}"
+                             f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}): the run that wrote it "
+                             "diverged, and it cannot colorize")
     model.load_state_dict({name: value for name, value in weights.items() if name != "updates"})
     return model.eval()
 

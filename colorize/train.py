@@ -37,7 +37,7 @@ from enhance.io import find_images, write_atomically, write_figure
 from nnscratch import distributed
 from nnscratch.optim import SCHEDULES
 
-from .checkpoints import latest_checkpoint, prune_checkpoints
+from .checkpoints import CHECKPOINT_PATTERN, latest_checkpoint, prune_checkpoints
 from .bins import UNIFORM_MIX, BinnedCrossEntropy, ab_bins, class_prior, rebalancing_weights
 from .data import CropSampler, PhotoSet, check_light_jitter
 from .evaluate import evaluate_photos
@@ -61,6 +61,41 @@ class TrainingError(RuntimeError):
 
 class NothingToResume(ValueError):
     """``resume=True`` but the run folder holds no checkpoint that can be read."""
+
+
+class RunExists(ValueError):
+    """A new run was asked for in a folder that already holds one (neither resume nor overwrite)."""
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "loss.png")
+
+
+def describe_run(out: Path) -> str | None:
+    """What of a run ``out`` holds, in words ("a run at step 58"), or None when it holds none."""
+    checkpoints = sorted(_run_checkpoints(out))
+    if not checkpoints and not any((out / name).exists() for name in RUN_FILES):
+        return None
+    steps = [int(match.group(1)) for match in (CHECKPOINT_PATTERN.match(p.name) for p in checkpoints) if match]
+    records = _read_records(out / "metrics.jsonl", up_to=1 << 62)
+    step = max(steps + [r["step"] for r in records if "step" in r], default=None)
+    return "a run" + (f" at step {step}" if step is not None else "") + (
+        f" ({len(checkpoints)} checkpoints)" if checkpoints else "")
+
+
+def clear_run(out: Path) -> None:
+    """Delete what a run wrote in ``out`` (its checkpoints, metrics, configuration and plot), nothing else."""
+    for path in _run_checkpoints(out):
+        path.unlink()
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def _run_checkpoints(out: Path) -> list[Path]:
+    """The checkpoint files of the run in ``out`` (step files and best.npz)."""
+    folder = out / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if CHECKPOINT_PATTERN.match(p.name) or p.name == "best.npz"]
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -226,7 +261,7 @@ MODEL_FIELDS = ("width", "hidden_layers", "norm", "hints", "skips", "context")
 
 def train(data: str | Path, out: str | Path, settings: TrainingSettings | None = None, *, resume: bool = False,
           init: str | Path | None = None, progress: bool = True, quiet: bool = False, stop_after: int | None = None,
-          comm=None, **options) -> list[dict]:
+          comm=None, overwrite: bool = False, **options) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
 
     ``settings`` (a :class:`TrainingSettings`) or its fields as keywords (``steps=3000,
@@ -277,6 +312,13 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     checkpoint = None
     if resume and init is not None:
         raise ValueError("give either resume (continue this run) or init (start a new run from other weights)")
+    if resume and overwrite:
+        raise ValueError("give either resume (continue this run) or overwrite (start it again)")
+    if not resume:
+        existing = describe_run(out)
+        if existing and not overwrite:
+            raise RunExists(f"{out} already holds {existing}: continue it with --resume, or start it again "
+                            "with --overwrite (which deletes its checkpoints and metrics); nothing was changed")
     if resume:
         refused = []
         found = latest_checkpoint(out, refused.append)
@@ -366,6 +408,10 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     metrics_path = out / "metrics.jsonl"
     records = _read_records(metrics_path, up_to=step)
     if lead:
+        if overwrite and not resume and describe_run(out):
+            clear_run(out)
+            records = []
+            say(f"--overwrite: deleted the run that was in {out}")
         out.mkdir(parents=True, exist_ok=True)
         (out / "checkpoints").mkdir(exist_ok=True)
         config_text = (json.dumps(config, indent=2) + "\n").encode()
@@ -416,7 +462,8 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             if step + 1 < stop_at:
                 upcoming = prefetch.submit(sampler.batch, step + 1, shares)
             inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
-            loss, stopping = gradients(model, criterion, inputs, targets, comm, stop)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):    # a divergence is caught below
+                loss, stopping = gradients(model, criterion, inputs, targets, comm, stop)
             # Reading the loss back waits for a GPU: there it is read when it is logged or saved
             # (a divergence is then caught within log_every steps, before any checkpoint).
             if on_host or (step + 1) % config["log_every"] == 0 or (step + 1) % config["checkpoint_every"] == 0 \
@@ -424,13 +471,16 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
                 value = float(loss)
                 if not math.isfinite(value):
                     bar.close()
-                    kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
-                    when = "at" if on_host else "by"
-                    raise TrainingError(f"the loss became {value} {when} step {step}: training stopped{kept}. "
-                                        "Try a lower learning rate.")
+                    raise _diverged(f"the loss became {value}", "at" if on_host else "by", step, last_saved, config)
             optimizer.lr = nn.scheduled_lr(step, total, config["lr"], config.get("warmup", 0),
                                            config.get("lr_decay", "constant"))
-            optimizer.step()
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # overflow is caught just below
+                optimizer.step()
+            if (on_host or step + 1 == stop_at or (step + 1) % config["log_every"] == 0
+                    or (step + 1) % config["checkpoint_every"] == 0 or stopping) and not _finite(model):
+                bar.close()
+                raise _diverged("the weights or batch-norm statistics became infinite or NaN",
+                                "at" if on_host else "by", step, last_saved, config)
             average.update()
             step += 1
             window_images += config["batch_size"]
@@ -457,6 +507,18 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     if last_saved != step:
         save_checkpoint()
     return records
+
+
+def _finite(model) -> bool:
+    """Whether every weight and batch-norm statistic of ``model`` is finite (reads them back from a GPU)."""
+    xp = nn.get_array_module(model.parameters()[0].data)
+    return all(bool(xp.isfinite(value).all()) for value in model.state_dict().values() if value.dtype.kind == "f")
+
+
+def _diverged(what: str, when: str, step: int, last_saved: int | None, config: dict) -> TrainingError:
+    kept = f"; the last checkpoint (step {last_saved}) is intact" if last_saved is not None else ""
+    return TrainingError(f"{what} {when} step {step}: training stopped{kept}. Try a lower learning rate "
+                         f"(--lr, {config['lr']:g} in this run).")
 
 
 def gradients(model, criterion, inputs, targets, comm, stop) -> tuple:

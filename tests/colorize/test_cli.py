@@ -282,3 +282,44 @@ def test_export_and_evaluate_a_bins_model_at_another_temperature(photo_folder, t
     with pytest.raises(SystemExit) as stop:
         main(["export", str(bins_file), str(tmp_path / "bad.npz"), "--temperature", "0"])
     assert stop.value.code == 2 and "--temperature: must be in (0, 10]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", ["out.gif", "result", "out.xyz"])
+def test_one_input_and_an_output_that_is_no_image_name_is_a_usage_error(tmp_path, model_file, capsys, output):
+    Image.fromarray(synthetic_photo()).save(tmp_path / "in.png")
+    code = main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / output), "--checkpoint", str(model_file)])
+    err = capsys.readouterr().err
+    assert code == 2 and "image extension" in err and "end the path with /" in err
+    assert not (tmp_path / output).exists()
+
+
+def test_one_input_into_a_folder_named_with_a_slash_or_existing(tmp_path, model_file):
+    Image.fromarray(synthetic_photo()).save(tmp_path / "in.png")
+    assert main(["predict", str(tmp_path / "in.png"), "-o", f"{tmp_path / 'results'}/", "--checkpoint", str(model_file)]) == 0
+    assert (tmp_path / "results" / "in.png").is_file()
+    (tmp_path / "existing").mkdir()
+    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "existing"), "--checkpoint", str(model_file)]) == 0
+    assert (tmp_path / "existing" / "in.png").is_file()
+
+
+@pytest.mark.parametrize("command", ["export", "demo"])
+def test_export_and_demo_never_replace_a_file_unasked(tmp_path, model_file, capsys, command):
+    target = tmp_path / ("model.out.npz" if command == "export" else "figure.png")
+    target.write_bytes(b"precious")
+    args = ([command, str(model_file), str(target)] if command == "export"
+            else [command, "-o", str(target), "--checkpoint", str(model_file)])
+    assert main(args) == 2
+    assert "exists" in capsys.readouterr().err and target.read_bytes() == b"precious"
+    assert main(args + ["--overwrite"]) == 0
+    assert target.read_bytes() != b"precious"
+
+
+def test_a_new_training_run_in_a_used_folder_exits_2_naming_its_step(photo_folder, tmp_path, capsys):
+    common = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--batch-size", "2", "--crop", "16",
+              "--width", "2", "--hidden-layers", "6", "--checkpoint-every", "3", "--no-progress", "--bn-batches", "1"]
+    assert main(common + ["--steps", "3"]) == 0
+    capsys.readouterr()
+    assert main(common + ["--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run at step 3" in err and "--resume" in err and err.count("\n") == 1
+    assert main(common + ["--steps", "2", "--resume", "--overwrite"]) == 2

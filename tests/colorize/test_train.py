@@ -372,3 +372,41 @@ def test_a_regression_network_starts_a_bins_network_whose_head_starts_fresh(phot
     with pytest.raises(ValueError, match="uniform_mix"):
         train(data=photo_folder, out=tmp_path / "bad", steps=1, loss="bins", uniform_mix=2.0, **SMALL)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_new_run_in_a_folder_holding_a_run_is_refused_and_loses_nothing(photo_folder, tmp_path):
+    from colorize.train import RunExists
+
+    run = tmp_path / "run"
+    train(data=photo_folder, out=run, steps=4, **SMALL)
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RunExists, match=r"holds a run at step 4 .*--resume.*--overwrite"):
+        train(data=photo_folder, out=run, steps=2, **SMALL)
+    assert {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    train(data=photo_folder, out=run, steps=2, overwrite=True, **SMALL)        # asked for: starts again
+    assert weights(run)["step"] == 2
+    assert not (run / "checkpoints" / "step-00000004.npz").exists()
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 2
+
+
+def test_a_diverging_run_stops_naming_the_learning_rate_and_keeps_a_finite_checkpoint(photo_folder, tmp_path):
+    with pytest.raises(TrainingError, match=r"step \d+: training stopped.*lower learning rate \(--lr, 1e\+09"):
+        train(data=photo_folder, out=tmp_path / "run", steps=20, lr=1e9, **SMALL)
+    for path in (tmp_path / "run" / "checkpoints").glob("*.npz"):
+        state = nn.load(path)
+        for part in ("model", "ema"):
+            assert all(np.isfinite(v).all() for v in state[part].values() if v.dtype.kind == "f"), (path, part)
+
+
+def test_a_model_file_with_infinite_statistics_is_refused(photo_folder, tmp_path):
+    from colorize.infer import ModelFileError
+
+    train(data=photo_folder, out=tmp_path / "run", steps=2, **SMALL)
+    path = latest_checkpoint(tmp_path / "run")
+    state = nn.load(path)
+    name = next(k for k in state["ema"] if k.endswith("running_var"))
+    state["ema"][name] = np.full_like(state["ema"][name], np.inf)
+    nn.save(tmp_path / "broken.npz", state)
+    with pytest.raises(ModelFileError, match="infinite or NaN.*diverged"):
+        load_model(tmp_path / "broken.npz")
