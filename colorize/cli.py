@@ -20,7 +20,7 @@ import nnscratch as nn
 from nnscratch import __version__, distributed
 from nnscratch.optim import SCHEDULES
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
-                        read_metadata, to_uint8, write_image)
+                        read_metadata, reader_went_away, to_uint8, write_image)
 
 from .bins import UNIFORM_MIX
 from .data import check_light_jitter, to_rgb_uint8
@@ -52,6 +52,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text}")
     return value
 
 
@@ -261,13 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "such a table beside the photos, else their sub-folders)")
     _model_arguments(score)
 
-    summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a model")
+    summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a network: a fresh one "
+                                                        "of the shape given, or --checkpoint's")
     summary.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers")
     summary.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution")
     summary.add_argument("--norm", choices=["batch", "none"], default="batch", help="batch normalisation or none")
     summary.add_argument("--hints", action="store_true", help="the network with colour-hint input")
     summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
-    _model_arguments(summary, device=False)
+    summary.add_argument("--checkpoint", metavar="PATH",
+                         help="describe this model file, checkpoint or run folder ('shipped': the shipped model) "
+                              "instead of a fresh network of the shape above")
 
     demo = commands.add_parser("demo", help="colorize the gray version of a sample photo and draw before/after")
     demo.add_argument("-o", "--output", default="colorize_demo.png", help="figure to write (default colorize_demo.png)")
@@ -278,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser("serve", help="a local web page to colorize, guide with colour points and enhance "
                                             "(needs the web extra: pip install -e '.[web]')")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network")
-    web.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    web.add_argument("--port", type=_port, default=8000, help="port, 1-65535 (0: any free port)")
     web.add_argument("--max-upload-mb", type=_positive_float, default=25.0, help="largest upload accepted, in MB")
     web.add_argument("--open", action="store_true", help="open the page in the default browser")
     _model_arguments(web)
@@ -442,7 +452,7 @@ def run_train(args) -> int:
     records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
                     progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite)
     losses = [r["loss"] for r in records if "loss" in r]
-    if losses and distributed.world().rank == 0:
+    if losses and distributed.world().rank == 0 and not args.quiet:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
     return 0
 
@@ -515,7 +525,7 @@ def run_evaluate(args) -> int:
 
 
 def run_summary(args) -> int:
-    model = (load_model(args.checkpoint) if args.checkpoint
+    model = (load_model(None if args.checkpoint == "shipped" else args.checkpoint) if args.checkpoint
              else Colorizer(args.hidden_layers, args.width, args.norm, hints=args.hints))
     if args.size % 8:
         raise ValueError(f"--size must be a multiple of 8, got {args.size}")
@@ -602,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("colorize: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_went_away()
     except (UsageError, NothingToResume, RunExists) as error:
         if lead:
             print(f"colorize: error: {error}", file=sys.stderr)

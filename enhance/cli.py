@@ -22,7 +22,7 @@ import numpy as np
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
-from .io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
+from .io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image, reader_went_away,
                  read_metadata, write_atomically, write_figure, write_image, write_radiance_hdr)
 
 OPERATIONS = {
@@ -473,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"enhance: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return reader_went_away()
     except (ImageError, OSError, ValueError) as error:
         print(f"enhance: error: {error}", file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,3 +396,14 @@ def write_radiance_hdr(path: str | os.PathLike, radiance) -> Path:
     rgbe[..., 3] = np.where(brightest > 1e-32, exponent + 128, 0).astype(np.uint8)
     header = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode("ascii")
     return write_atomically(path, lambda handle: (handle.write(header), handle.write(rgbe.tobytes())))
+
+
+def reader_went_away() -> int:
+    """For a command whose reader closed the pipe (``... | head``): say nothing more, and return the
+    exit status of a program ended by SIGPIPE (141), as the shell's own tools would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())       # so the interpreter's final flush fails silently too
+    except (OSError, ValueError):
+        pass
+    return 141

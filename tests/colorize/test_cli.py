@@ -323,3 +323,40 @@ def test_a_new_training_run_in_a_used_folder_exits_2_naming_its_step(photo_folde
     err = capsys.readouterr().err
     assert "holds a run at step 3" in err and "--resume" in err and err.count("\n") == 1
     assert main(common + ["--steps", "2", "--resume", "--overwrite"]) == 2
+
+
+def test_a_port_out_of_range_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "80000"])
+    assert exit_info.value.code == 2 and "port number 0-65535" in capsys.readouterr().err
+
+
+class _ClosedPipe:
+    """stdout of a command piped into 'head' after head has exited."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def fileno(self):
+        import io
+        raise io.UnsupportedOperation("fileno")
+
+
+@pytest.mark.parametrize("which", ["colorize", "enhance"])
+def test_a_closed_pipe_ends_the_command_quietly(monkeypatch, capsys, which):
+    from enhance.cli import main as enhance_main
+
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    code = main(["model-summary", "--width", "2"]) if which == "colorize" else enhance_main(["--list"])
+    assert code == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_training_prints_nothing(photo_folder, tmp_path, capsys):
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "2",
+                 "--crop", "16", "--width", "2", "--hidden-layers", "6", "--bn-batches", "1", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
