@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 import nnscratch as nn
 from nnscratch import __version__, distributed
@@ -25,13 +26,30 @@ from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outp
 from .bins import UNIFORM_MIX
 from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
-from .infer import WORKING_SIZE, ModelFileError, colorize, load_model, save_model
+from .infer import WORKING_SIZE, ModelFileError, check_working_memory, colorize, load_model, save_model
 from .metrics import colorfulness
 from .model import AB_SCALE, Colorizer, layer_table
 from .train import (LOG_MSE_EPS, NothingToResume, RunExists, TrainingError, TrainingInterrupted, TrainingSettings,
                     train)
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
+
+
+class OutputUnwritable(ValueError):
+    """The results cannot be written where they were asked for: exit status 1, before (or at the first) file."""
+
+
+def check_writable_folder(folder: Path) -> None:
+    """OutputUnwritable naming ``folder`` when results cannot be written there (or it cannot be made)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputUnwritable(f"cannot write into {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "folder" if existing == folder else f"folder {folder} cannot be made in {existing}"
+        raise OutputUnwritable(f"cannot write into {folder}: permission denied" if what == "folder"
+                               else f"cannot write results: the {what} (permission denied)")
 
 
 class UsageError(ValueError):
@@ -362,6 +380,17 @@ def run_predict(args) -> int:
     if not model.config["hints"] and (args.hint or args.hints):
         raise UsageError("this model was trained without colour hints and cannot follow them "
                          "(train one with 'colorize train --hints')")
+    for folder in sorted({target.parent for _, target in pairs}):      # where the results go, checked first
+        check_writable_folder(folder)
+    if args.device == "cpu":             # a working size that cannot fit is said before anything runs
+        for source, _ in files:
+            try:
+                with Image.open(source) as header:
+                    check_working_memory(header.height, header.width, args.size)
+            except MemoryError as error:
+                raise UsageError(f"{source}: {error}") from None
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass                      # unreadable: reported with the other failures below
     failures, told_about_colour = [], False
     comm = distributed.world()        # under mpiexec -n N each process takes every N-th file
     mine = files[comm.rank::comm.size]
@@ -381,13 +410,16 @@ def run_predict(args) -> int:
                     told_about_colour = True
             result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
                               dtype=np.uint16 if image.dtype == np.uint16 else np.uint8)
-            write_image(target, apply(result, operations), quality=args.quality,
-                        metadata=read_metadata(source, keep_gps=args.keep_gps))
+            try:
+                write_image(target, apply(result, operations), quality=args.quality,
+                            metadata=read_metadata(source, keep_gps=args.keep_gps))
+            except OSError as error:        # the place, not the file: every later file would fail too
+                raise OutputUnwritable(f"cannot write {target}: {error.strerror or error}") from None
             if args.show_hints:
                 write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
             if comm.size == 1:
                 print(f"{source} -> {target}")
-        except UsageError:
+        except (UsageError, OutputUnwritable):
             raise
         except (ImageError, OSError, ValueError) as error:
             failures.append(source)

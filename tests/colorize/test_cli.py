@@ -360,3 +360,47 @@ def test_quiet_training_prints_nothing(photo_folder, tmp_path, capsys):
                  "--crop", "16", "--width", "2", "--hidden-layers", "6", "--bn-batches", "1", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_a_working_size_that_cannot_fit_in_memory_is_refused_before_any_work(tmp_path, model_file, capsys, monkeypatch):
+    from colorize import infer
+
+    Image.fromarray(synthetic_photo(400, 300)).save(tmp_path / "big.png")
+    monkeypatch.setattr(infer, "available_memory", lambda: 50_000_000)          # 50 MB free
+    code = main(["predict", str(tmp_path / "big.png"), "-o", str(tmp_path / "out.png"), "--size", "400",
+                 "--checkpoint", str(model_file)])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs about 0.3 GB" in err and "smaller --size" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.png").exists()
+    assert main(["predict", str(tmp_path / "big.png"), "-o", str(tmp_path / "out.png"), "--size", "128",
+                 "--checkpoint", str(model_file)]) == 0
+
+
+def test_an_output_place_that_cannot_be_written_is_found_before_the_network_runs(tmp_path, model_file, capsys,
+                                                                                monkeypatch):
+    from colorize import cli
+
+    Image.fromarray(synthetic_photo()).save(tmp_path / "in.png")
+    (tmp_path / "note.txt").write_text("a file")
+    ran = []
+    monkeypatch.setattr(cli, "colorize", lambda *a, **k: ran.append(1))
+    code = main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "note.txt" / "out.png"),
+                 "--checkpoint", str(model_file)])
+    err = capsys.readouterr().err
+    assert code == 1 and "note.txt is a file, not a folder" in err and err.count("\n") == 1 and not ran
+
+
+def test_a_folder_run_stops_at_the_first_result_it_cannot_write_naming_it(photo_folder, tmp_path, model_file, capsys,
+                                                                         monkeypatch):
+    import errno
+
+    from colorize import cli
+
+    def refuse(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", f"{path}.hidden.tmp")
+
+    monkeypatch.setattr(cli, "write_image", refuse)
+    code = main(["predict", str(photo_folder), "-o", str(tmp_path / "out"), "--checkpoint", str(model_file)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("cannot write") == 1 and "Read-only file system" in err
+    assert ".tmp" not in err and str(tmp_path / "out") in err
