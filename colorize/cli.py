@@ -349,7 +349,7 @@ def run_predict(args) -> int:
                          "(or end the path with / for a folder of results)")
     single = not as_folder
     if single and args.format:
-        raise ValueError("--format is for folder output; for one file the output's extension decides")
+        raise UsageError("--format is for folder output; for one file the output's extension decides")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1-100, got {args.quality}")
     if not single and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
@@ -372,7 +372,7 @@ def run_predict(args) -> int:
         operations = [parse_operation(text) for chunk in args.enhance for text in chunk.split()]
         check_operations(operations)
     except OperationError as error:
-        raise ValueError(f"--enhance: {error}") from None
+        raise UsageError(f"--enhance: {error}") from None
     hints_for = _hint_source(args, files, single)
     if args.show_hints and not single:
         raise UsageError("--show-hints draws the points of one input file; give one input file")
@@ -480,7 +480,7 @@ def run_train(args) -> int:
     if args.resume and args.overwrite:
         raise UsageError("give --resume (continue the run) or --overwrite (start it again), not both")
     if not args.resume and args.steps is None and args.epochs is None:
-        raise ValueError("give --steps or --epochs")
+        raise UsageError("give --steps or --epochs")
     records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
                     progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite)
     losses = [r["loss"] for r in records if "loss" in r]
@@ -560,7 +560,7 @@ def run_summary(args) -> int:
     model = (load_model(None if args.checkpoint == "shipped" else args.checkpoint) if args.checkpoint
              else Colorizer(args.hidden_layers, args.width, args.norm, hints=args.hints))
     if args.size % 8:
-        raise ValueError(f"--size must be a multiple of 8, got {args.size}")
+        raise UsageError(f"--size must be a multiple of 8, got {args.size}")
     rows = layer_table(model, args.size, args.size)
     print(f"Colorizer({model.extra_repr()}): {model.hidden_layer_count()} hidden layers")
     column = max(len(r["layer"]) for r in rows)

@@ -341,6 +341,8 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         config["data"], config["device"] = str(data), settings.device
         resume_note = _resume_overrides(config, settings, say)
     else:
+        if init is not None:
+            settings = _adopt_architecture(settings, init, say)
         settings.check()
         config = settings.config(data)
     config["processes"] = comm.size
@@ -571,6 +573,29 @@ def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | N
     if ignored:
         say("the checkpoint's settings are kept: " + ", ".join(ignored) + "; start a new run to change them")
     return applied or None
+
+
+ARCHITECTURE = ("hidden_layers", "width", "norm", "hints", "skips", "context")
+
+
+def _adopt_architecture(settings: TrainingSettings, source, say) -> TrainingSettings:
+    """``settings`` with the network shape of ``--init``'s model wherever they leave it at its default.
+
+    A setting changed from its default is the user's choice and stays (a shape that cannot take the
+    source's weights is then refused by :func:`_initialise_from`).
+    """
+    from .infer import load_model
+
+    donor = load_model(None if str(source) == "shipped" else source).config
+    defaults = TrainingSettings()
+    adopted = {}
+    for name in ARCHITECTURE:
+        theirs = donor.get(name, False)
+        if getattr(settings, name) == getattr(defaults, name) and theirs != getattr(settings, name):
+            adopted[name] = theirs
+    if adopted:
+        say("--init: the network takes its shape from the source: " + ", ".join(f"{k}={v}" for k, v in adopted.items()))
+    return replace(settings, **adopted)
 
 
 def _initialise_from(model, source, say) -> None:

@@ -13,6 +13,10 @@ from nnscratch.backend import get_array_module
 
 from ._tables import CHUNK
 
+
+class TooSmallForSetting(ValueError):
+    """A setting that cannot work on this image's size (fine on a larger one), e.g. CLAHE tiles under 8 pixels."""
+
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 

@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
 from .color import channel_stats, histogram_figure
+from ._image import TooSmallForSetting
 from .io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image, reader_went_away,
                  read_metadata, write_atomically, write_figure, write_image, write_radiance_hdr)
 
@@ -165,12 +167,24 @@ def apply(image, operations):
     return image
 
 
-def check_operations(operations) -> None:
-    """Run the chain on a tiny image so that bad values fail before any file is touched."""
-    try:
-        apply(np.full((4, 4, 3), 128, dtype=np.uint8), operations)
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from None
+def check_operations(operations, smallest: tuple[int, int] | None = None) -> None:
+    """Run the chain on a tiny image so that bad values fail before any file is touched.
+
+    A setting that only a larger image could take (``TooSmallForSetting``) is tried again on a
+    plain image of ``smallest`` (width, height: the smallest input's) when it is given, so that the
+    error names a real size; otherwise it is left to each image as it is processed."""
+    image = np.full((4, 4, 3), 128, dtype=np.uint8)
+    for operation in operations:
+        try:
+            image = apply(image, [operation])
+        except TooSmallForSetting:
+            if smallest is not None:
+                try:
+                    apply(np.full((smallest[1], smallest[0], 3), 128, dtype=np.uint8), [operation])
+                except TooSmallForSetting as error:
+                    raise UsageError(str(error)) from None
+        except (ValueError, TypeError) as error:
+            raise UsageError(str(error)) from None
 
 
 def list_operations() -> str:
@@ -394,6 +408,18 @@ def run_auto(argv) -> int:
     return 0
 
 
+def _smallest_size(paths) -> tuple[int, int] | None:
+    """(width, height) of the smallest image among ``paths`` by area, read from the headers; None if none is readable."""
+    sizes = []
+    for path in paths:
+        try:
+            with Image.open(path) as header:
+                sizes.append(header.size)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue
+    return min(sizes, key=lambda size: size[0] * size[1], default=None)
+
+
 def run_enhance(argv) -> int:
     parser = argparse.ArgumentParser(
         prog="enhance", description="Apply enhancement operations in order.",
@@ -413,6 +439,8 @@ def run_enhance(argv) -> int:
     operations = [parse_operation(text) for text in args.operations]
     check_operations(operations)
     source, target = Path(args.input), Path(args.output)
+    check_operations(operations, _smallest_size([source] if source.is_file() else find_images(source)
+                                                if source.is_dir() else []))
     if source.is_dir():
         if target.suffix.lower() in IMAGE_EXTENSIONS and not target.is_dir():
             raise UsageError(f"the input {source} is a folder, so the output must be a folder, not {target.name!r}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import check_image, check_number, is_colour, join_alpha, saturate, split_alpha
+from ._image import TooSmallForSetting, check_image, check_number, is_colour, join_alpha, saturate, split_alpha
 from ._tables import histogram, lookup
 
 
@@ -117,7 +117,7 @@ def clahe(image, clip_limit: float = 2.0, tile_grid_size=(8, 8)):
     height, width = image.shape[:2]
     most_x, most_y = max(64, width // 8), max(64, height // 8)
     if tiles_x > most_x or tiles_y > most_y:
-        raise ValueError(f"tile_grid_size {tiles_x}x{tiles_y} is too fine for a {width}x{height} image: at most "
+        raise TooSmallForSetting(f"tile_grid_size {tiles_x}x{tiles_y} is too fine for a {width}x{height} image: at most "
                          f"{most_x}x{most_y} (64 per side, or more where tiles keep at least 8 pixels)")
     return _apply(image, "clahe", lambda levels: _clahe_levels(levels, clip_limit, tiles_x, tiles_y))
 

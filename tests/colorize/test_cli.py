@@ -44,14 +44,15 @@ def test_predict_a_folder_continues_past_bad_files(photo_folder, tmp_path, model
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["predict", "missing.png", "-o", "out.png"], "no such file or folder"),
-    (["evaluate", "--data", "nowhere"], "no such file or folder"),
-    (["model-summary", "--size", "100"], "multiple of 8"),
+@pytest.mark.parametrize("args, message, code", [
+    (["predict", "missing.png", "-o", "out.png"], "no such file or folder", 1),      # understood, but failed
+    (["evaluate", "--data", "nowhere"], "no such file or folder", 1),
+    (["model-summary", "--size", "100"], "multiple of 8", 2),                           # the command line is wrong
+    (["train", "--data", ".", "--out", "run"], "give --steps or --epochs", 2),
 ])
-def test_user_mistakes_are_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
+def test_user_mistakes_are_one_line_errors(tmp_path, monkeypatch, capsys, args, message, code):
     monkeypatch.chdir(tmp_path)
-    assert main(args) == 1
+    assert main(args) == code
     err = capsys.readouterr().err
     assert err.startswith("colorize: error:") and message in err and "Traceback" not in err
 
@@ -119,7 +120,7 @@ def test_predict_can_enhance_the_result(tmp_path, model_file, capsys):
                  "-o", str(tmp_path / "out2.png"), "--checkpoint", str(model_file)]) == 0
     np.testing.assert_array_equal(read_image(tmp_path / "out2.png"), expected)
     assert main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "bad.png"), "--checkpoint", str(model_file),
-                 "--enhance", "gamma:-2"]) == 1
+                 "--enhance", "gamma:-2"]) == 2      # a usage error, as in 'enhance' itself
     assert "--enhance: gamma must be" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
 
 
@@ -404,3 +405,16 @@ def test_a_folder_run_stops_at_the_first_result_it_cannot_write_naming_it(photo_
     err = capsys.readouterr().err
     assert code == 1 and err.count("cannot write") == 1 and "Read-only file system" in err
     assert ".tmp" not in err and str(tmp_path / "out") in err
+
+
+def test_the_same_mistake_exits_2_in_both_commands(tmp_path, model_file, capsys):
+    """The exit rule of the README: 2 when the command line is wrong, 1 when the work failed."""
+    from enhance.cli import main as enhance_main
+
+    Image.fromarray(synthetic_photo()).save(tmp_path / "in.png")
+    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.png"), "--checkpoint", str(model_file),
+                 "--enhance", "contrast:-5"]) == 2
+    assert enhance_main([str(tmp_path / "in.png"), str(tmp_path / "b.png"), "contrast:-5"]) == 2
+    assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "c.png"), "--checkpoint", str(model_file),
+                 "--format", "png"]) == 2
+    assert "--format is for folder output" in capsys.readouterr().err

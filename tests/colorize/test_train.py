@@ -410,3 +410,14 @@ def test_a_model_file_with_infinite_statistics_is_refused(photo_folder, tmp_path
     nn.save(tmp_path / "broken.npz", state)
     with pytest.raises(ModelFileError, match="infinite or NaN.*diverged"):
         load_model(tmp_path / "broken.npz")
+
+
+def test_init_takes_the_source_networks_shape_unless_told_otherwise(photo_folder, tmp_path):
+    """The README's fine-tune command: --init shipped with no shape options (the shipped network has hints)."""
+    records = train(data=photo_folder, out=tmp_path / "run", steps=1, batch_size=2, crop=16, init="shipped",
+                    checkpoint_every=1, bn_batches=1, progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert config["hints"] is True and config["width"] == 32 and records
+    with pytest.raises(ValueError, match="differs from this run"):
+        train(data=photo_folder, out=tmp_path / "other", steps=1, batch_size=2, crop=16, init="shipped", width=8,
+              progress=False)

@@ -185,3 +185,15 @@ def test_a_bracket_that_went_through_enhance_still_merges_without_times(tmp_path
     outputs = sorted(str(p) for p in (tmp_path / "sharp").glob("*.jpg"))
     assert main(["hdr-merge", *outputs, "--method", "debevec", "-o", str(tmp_path / "merged.png")]) == 0
     assert read_image(tmp_path / "merged.png").shape == (40, 50, 3)
+
+
+def test_a_setting_too_fine_for_the_image_names_the_image_not_a_stand_in(tmp_path, capsys):
+    from enhance.cli import main
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (225, 300, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+    assert main([str(tmp_path / "in.png"), str(tmp_path / "out.png"), "clahe:tile_grid_size=500x2", "gamma:0.8"]) == 2
+    err = capsys.readouterr().err
+    assert "300x225 image" in err and "4x4" not in err and not (tmp_path / "out.png").exists()
+    assert main([str(tmp_path / "in.png"), str(tmp_path / "ok.png"), "clahe:tile_grid_size=37x2"]) == 0   # 8 px per tile
+    assert main([str(tmp_path / "in.png"), str(tmp_path / "out2.png"), "clahe:tile_grid_size=500x2", "gamma:-1"]) == 2
