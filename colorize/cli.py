@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         # An error in one process of several ends the job (MPI_Abort) instead of leaving the others
         # waiting; the errors listed are ones every process raises at the same point.
         with distributed.abort_on_error(comm, "colorize", (TrainingInterrupted, TrainingError, NothingToResume,
-                                                           RunExists, UsageError)):
+                                                           RunExists, UsageError, distributed.UnevenSplit)):
             return COMMANDS[args.command](args)
     except TrainingInterrupted as interrupted:
         if lead:
@@ -651,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"colorize: error: {error}", file=sys.stderr)
         return 2
     except EXPECTED_ERRORS as error:
-        if lead or not isinstance(error, TrainingError):
+        if lead or not isinstance(error, (TrainingError, distributed.UnevenSplit)):   # those every process meets
             print(f"colorize: error: {error}", file=sys.stderr)
         return 1
 

@@ -316,6 +316,10 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         raise ValueError("give either resume (continue this run) or overwrite (start it again)")
     if not resume:
         existing = describe_run(out)
+        # Every process decides together, before process 0 can write anything (a late starter would
+        # otherwise see process 0's new run and stop alone).
+        if comm.size > 1 and comm.allreduce_sum(np.array([1.0 if existing else 0.0]))[0] and not existing:
+            existing = "a run"
         if existing and not overwrite:
             raise RunExists(f"{out} already holds {existing}: continue it with --resume, or start it again "
                             "with --overwrite (which deletes its checkpoints and metrics); nothing was changed")

@@ -205,13 +205,17 @@ def synchronize_batch_norm(module, comm=None) -> int:
     return len(layers)
 
 
+class UnevenSplit(ValueError):
+    """A batch that the processes cannot share equally: every process raises it at the same point."""
+
+
 def share(total: int, comm=None) -> range:
     """The items ``0..total-1`` this process handles: a contiguous block, equal for all processes
     (``total`` must divide evenly: a batch split unequally would weight its shares unequally)."""
     comm = world() if comm is None else comm
     if total % comm.size:
-        raise ValueError(f"a batch of {total} cannot be split evenly over {comm.size} processes: "
-                         f"give a batch size that {comm.size} divides")
+        raise UnevenSplit(f"a batch of {total} cannot be split evenly over {comm.size} processes: "
+                          f"give a batch size that {comm.size} divides")
     part = total // comm.size
     return range(comm.rank * part, (comm.rank + 1) * part)
 

@@ -243,3 +243,13 @@ def test_an_exception_in_one_process_ends_the_job_instead_of_a_hang(tmp_path):
     result = launch(2, sys.executable, script, timeout=60)
     assert result.returncode != 0 and time.monotonic() - started < 60
     assert "job: process 1 of 2 failed (OSError: disk full); ending the whole job" in result.stderr, result
+
+
+def test_a_batch_three_processes_cannot_share_is_said_once_and_ends_cleanly(photos, tmp_path):
+    result = launch(3, sys.executable, "-m", "colorize", "train", "--data", photos, "--out", tmp_path / "run",
+                    "--steps", "1", "--batch-size", "16", "--crop", "16", "--width", "2", "--hidden-layers", "6",
+                    "--no-progress")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("cannot be split evenly over 3 processes") == 1, result.stderr
+    assert "Abort" not in result.stderr and "ending the whole job" not in result.stderr, result.stderr
+    assert not (tmp_path / "run").exists()
