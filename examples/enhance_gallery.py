@@ -48,5 +48,4 @@ for index, (title, image) in enumerate(panels):
     axes.axis("off")
 figure.tight_layout()
 figure.savefig(args.out)
-print(f"wrote {args.out}")
 print(f"wrote {args.out} ({len(panels) - 1} techniques)")

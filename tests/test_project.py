@@ -65,6 +65,7 @@ def test_overfit_one_image_example(tmp_path):
 def test_enhance_gallery_example(tmp_path):
     out = run_example(ROOT / "examples" / "enhance_gallery.py", "--out", tmp_path / "gallery.png")
     assert "14 techniques" in out and (tmp_path / "gallery.png").stat().st_size > 10000
+    assert out.count("wrote") == 1, out
 
 
 def test_hdr_bracket_example(tmp_path):
