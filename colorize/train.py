@@ -170,7 +170,8 @@ class _StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\ninterrupt: saving a checkpoint after this step (press Ctrl-C again to abort)", file=sys.stderr)
+        print("\ninterrupt: stopping after this step with a checkpoint (without validation or batch-norm "
+              "recalibration, which the next checkpoint does); press Ctrl-C again to abort at once", file=sys.stderr)
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -426,12 +427,17 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             records.append({"step": step, "resumed_with": resume_note})
         _write_records(metrics_path, records)
 
-    def save_checkpoint():
+    def save_checkpoint(quick: bool = False):
+        # quick (after a Ctrl-C): no validation and no recalibration of the average's batch norm (it
+        # keeps the live network's statistics until the next checkpoint), so the stop takes a moment.
         nonlocal best_gain
         if not lead:
             return
-        averaged = average.model(calibration)
-        record = _validate(averaged, val_photos, step, config["val_size"]) if val_photos else None
+        if calibration is not None and not quick:
+            say(f"step {step}: checkpoint: the average's batch-norm statistics over {config['bn_batches']} batches"
+                + (f", then validation on {len(val_photos)} photos" if val_photos else ""))
+        averaged = average.model(None if quick else calibration)
+        record = _validate(averaged, val_photos, step, config["val_size"]) if val_photos and not quick else None
         if record:
             records.append(record)
             _append_record(metrics_path, record)
@@ -453,7 +459,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         _plot(records, out / "loss.png")
 
     bar = _progress_bar(total, step, progress and lead)
-    window_start, window_images, window_wait = time.perf_counter(), 0, 0.0
+    window_start, window_images, window_wait, window_pause = time.perf_counter(), 0, 0.0, 0.0
     last_saved = step if checkpoint is not None else None
     stop_at = total if stop_after is None else min(total, step + stop_after)
     # The next step's crops are cut in a background thread while this step computes (Pillow and
@@ -492,7 +498,7 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
             window_images += config["batch_size"]
             bar.update(1)
             if step % config["log_every"] == 0 or step == stop_at:
-                elapsed = time.perf_counter() - window_start
+                elapsed = time.perf_counter() - window_start - window_pause
                 record = {"step": step, "loss": value, "lr": optimizer.lr,
                           "images_per_s": window_images / max(elapsed, 1e-9),
                           "data_wait": window_wait / max(elapsed, 1e-9), "time": time.time()}
@@ -500,11 +506,13 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
                 if lead:
                     _append_record(metrics_path, record)
                 bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
-                window_start, window_images, window_wait = time.perf_counter(), 0, 0.0
+                window_start, window_images, window_wait, window_pause = time.perf_counter(), 0, 0.0, 0.0
             if comm.size == 1:             # one process sees a Ctrl-C up to the end of the step
                 stopping = stop.requested
             if step % config["checkpoint_every"] == 0 or step == stop_at or stopping:
-                save_checkpoint()
+                saving = time.perf_counter()
+                save_checkpoint(quick=not (step % config["checkpoint_every"] == 0 or step == stop_at))
+                window_pause += time.perf_counter() - saving        # speeds are of training, not checkpoints
                 last_saved = step
                 if stopping:
                     bar.close()

@@ -197,14 +197,15 @@ def test_cli_ctrl_c_says_where_it_stopped_and_exits_130_and_messages_survive_no_
 
     undo = interrupt_at(monkeypatch, 1)
     args = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--steps", "5", "--batch-size", "2",
-            "--crop", "16", "--width", "2", "--val-fraction", "0.25"]
+            "--crop", "16", "--width", "2", "--val-fraction", "0.25", "--checkpoint-every", "1"]
     assert main(args + ["--no-progress"]) == 130
     err = capsys.readouterr().err
     assert "interrupted at step 2" in err and "--resume" in err and "validation PSNR" in err
     undo()
     assert main(args + ["--resume", "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert captured.err == "" and "done: step 5" in captured.out
+    assert captured.err == "" and captured.out == ""          # --quiet: nothing but errors
+    assert weights(tmp_path / "run")["step"] == 5
     assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
 
@@ -421,3 +422,17 @@ def test_init_takes_the_source_networks_shape_unless_told_otherwise(photo_folder
     with pytest.raises(ValueError, match="differs from this run"):
         train(data=photo_folder, out=tmp_path / "other", steps=1, batch_size=2, crop=16, init="shipped", width=8,
               progress=False)
+
+
+def test_ctrl_c_stops_without_validating_and_resume_validates_again(photo_folder, tmp_path, monkeypatch):
+    undo = interrupt_at(monkeypatch, 2)
+    with pytest.raises(TrainingInterrupted):
+        train(data=photo_folder, out=tmp_path / "run", steps=4, val=photo_folder, bn_batches=2,
+              **{**SMALL, "checkpoint_every": 4})
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert not any("val_psnr" in r for r in records), "an interrupted step validates nothing"
+    assert weights(tmp_path / "run")["step"] == 3
+    undo()
+    train(data=photo_folder, out=tmp_path / "run", resume=True, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val_psnr" in r] == [4]
