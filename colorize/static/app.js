@@ -33,7 +33,6 @@ async function choose(file) {
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   state.preview = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   $("original").src = URL.createObjectURL(file);
-  $("work").hidden = false;
   renderPoints();
   await update();
 }
@@ -53,6 +52,7 @@ function form(blob, name, scale) {
     { y: Math.min(p.y * scale, state.height * state.scale * scale - 0.5),
       x: Math.min(p.x * scale, state.width * state.scale * scale - 0.5), color: p.color }))));
   data.append("enhance", enhanceText());
+  data.append("vividness", $("vividness").value);
   return data;
 }
 
@@ -70,6 +70,8 @@ async function update() {
     $("result").src = state.resultUrl;
     await $("result").decode();
     $("result").dataset.version = String(Number($("result").dataset.version || 0) + 1);
+    $("work").hidden = false;                 // the panels appear with the first result, never empty
+    $("drop").classList.remove("empty");
     say(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (problem) {
     say(`the server did not answer: ${problem}`, true);
@@ -165,7 +167,13 @@ $("stage").addEventListener("click", (event) => {
 // -- enhancement controls -------------------------------------------------------------------------
 async function loadOperations() {
   const response = await fetch("/api/operations");
-  const { operations } = await response.json();
+  const { operations, vividness } = await response.json();
+  $("vividness").value = String(vividness ?? 0);
+  $("vividness-value").textContent = Number($("vividness").value).toFixed(2);
+  $("vividness").addEventListener("input", () => {
+    $("vividness-value").textContent = Number($("vividness").value).toFixed(2);
+  });
+  $("vividness").addEventListener("change", () => update());
   state.operations = operations.map((op) => ({ ...op, enabled: false,
     parameters: op.parameters.map((p) => ({ ...p, value: p.default })) }));
   const box = $("operations");

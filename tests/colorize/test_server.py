@@ -177,6 +177,57 @@ def test_the_page_in_a_real_browser(live_server, tmp_path):
         browser.quit()
 
 
+@pytest.mark.skipif(not browser_available(), reason="no chromium and chromium-driver (apt-get install chromium "
+                                                    "chromium-driver); the HTTP tests above still run")
+def test_the_first_minute_empty_page_phone_width_and_an_error(live_server, tmp_path):
+    """Before a photo: an invitation, no empty panels; at 390 px no sideways scroll; an unreadable
+    file: a message and still no broken panels; a photo: two panels of one width."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+    wait = WebDriverWait(browser, 60)
+    shown = lambda selector: [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]  # noqa: E731
+    try:
+        browser.get(live_server)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#operations .operation"))
+        browser.save_screenshot(str(tmp_path / "1-empty.png"))
+        assert not shown("#work") and not shown("img") and not shown("#compare")
+        assert "photo" in browser.find_element(By.ID, "drop").text.lower()
+        browser.set_window_size(390, 844)
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+        words = browser.find_element(By.CSS_SELECTOR, "#drop span")
+        assert words.size["height"] < 2 * words.size["width"] / len(words.text) * 2.5, "one line, not a column"
+        browser.save_screenshot(str(tmp_path / "2-phone.png"))
+
+        (tmp_path / "notes.png").write_bytes(b"not an image at all")
+        browser.find_element(By.ID, "file").send_keys(str(tmp_path / "notes.png"))
+        wait.until(lambda b: "error" in b.find_element(By.ID, "status").get_attribute("class"))
+        assert not shown("#work") and not shown("img")
+        browser.save_screenshot(str(tmp_path / "3-error.png"))
+
+        browser.set_window_size(1400, 900)
+        Image.fromarray(synthetic_photo(600, 400)).convert("L").save(tmp_path / "tall.png")
+        browser.find_element(By.ID, "file").send_keys(str(tmp_path / "tall.png"))
+        wait.until(lambda b: int(b.find_element(By.ID, "result").get_attribute("data-version") or 0) >= 1)
+        original, result = (browser.find_element(By.ID, name).size for name in ("original", "result"))
+        assert abs(original["width"] - result["width"]) <= 1 and abs(original["height"] - result["height"]) <= 1
+        assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+        browser.set_window_size(390, 844)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= \
+            browser.execute_script("return document.documentElement.clientWidth")
+        browser.save_screenshot(str(tmp_path / "4-phone-with-photo.png"))
+        severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe                       # no favicon 404, no script error
+    finally:
+        browser.quit()
+
+
 @pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
 def test_the_serve_command_prints_its_url_and_warns_when_open_to_the_network(tmp_path, model, host, warned):
     import subprocess
@@ -200,3 +251,15 @@ def test_the_serve_command_prints_its_url_and_warns_when_open_to_the_network(tmp
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert ("anyone who can reach this machine" in err) == warned
+
+
+def test_vividness_is_a_field_of_the_request_and_the_models_default_is_announced(client, model):
+    photo = synthetic_photo(24, 32)
+    assert client.get("/api/operations").get_json()["vividness"] == model.config.get("vividness", 0.0)
+    answer = post(client, {"vividness": "0.5"}, png_bytes(photo))
+    assert answer.status_code == 200
+    expected = colorize(photo, model, vividness=0.5)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(answer.data))), expected)
+    for bad in ("2", "lots", "-1"):
+        answer = post(client, {"vividness": bad}, png_bytes(photo))
+        assert answer.status_code == 400 and "vividness" in answer.get_json()["error"]
