@@ -119,21 +119,26 @@ def _number_in(accepts, what: str):
 
 
 def _readout_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--shrink`` and ``--temperature``: the output's settings without weights."""
+    """``--shrink``, ``--vividness`` and ``--temperature``: the output's settings without weights."""
     parser.add_argument("--shrink", type=_number_in(lambda v: 0 <= v < AB_SCALE,
                                                     f"must be a chroma in Lab units in [0, {AB_SCALE:g})"),
                         metavar="CHROMA",
                         help=f"{what} with this much chroma (Lab units) taken off every pixel, its hue kept, "
                              "fainter tints made gray (default: the model's own setting; 0: none)")
+    parser.add_argument("--vividness", type=_number_in(lambda v: 0 <= v <= 1, "must be in [0, 1]"), metavar="V",
+                        help=f"{what} with this colour setting: 0 the network's own chroma (its most faithful), "
+                             "1 twice it (default: the model's own setting)")
     parser.add_argument("--temperature", type=_number_in(lambda v: 0 < v <= 10, "must be in (0, 10]"), metavar="T",
                         help=f"{what} with this read-out temperature (a model trained with --loss bins only): "
                              "lower is bolder colour, 1 the plain mean (default: the model's own setting)")
 
 
 def _readout_settings(model, args) -> None:
-    """Apply ``--shrink`` and ``--temperature`` where given (UsageError for a temperature the model cannot take)."""
+    """Apply ``--shrink``, ``--vividness`` and ``--temperature`` where given (UsageError for a temperature the model cannot take)."""
     if args.shrink is not None:
         model.set_shrink(args.shrink)
+    if args.vividness is not None:
+        model.set_vividness(args.vividness)
     if args.temperature is not None:
         if model.readout is None:
             raise UsageError("--temperature: this model has the regression head (trained without --loss bins)")
@@ -182,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "(see 'enhance --list')")
     predict.add_argument("--overwrite", action="store_true",
                          help="allow an output to be its input file (replaces the original)")
+    predict.add_argument("--vividness", type=_number_in(lambda v: 0 <= v <= 1, "must be in [0, 1]"), metavar="V",
+                         help="how colourful: 0 the network's own chroma (its most faithful), 1 twice it "
+                              "(default: the model's own setting)")
     predict.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100")
     predict.add_argument("--keep-gps", action="store_true",
                          help="keep the GPS position in the EXIF (camera, date and exposure are always kept)")
@@ -409,7 +417,7 @@ def run_predict(args) -> int:
                     print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
                     told_about_colour = True
             result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
-                              dtype=np.uint16 if image.dtype == np.uint16 else np.uint8)
+                              dtype=np.uint16 if image.dtype == np.uint16 else np.uint8, vividness=args.vividness)
             try:
                 write_image(target, apply(result, operations), quality=args.quality,
                             metadata=read_metadata(source, keep_gps=args.keep_gps))

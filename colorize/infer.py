@@ -21,7 +21,7 @@ from nnscratch.backend import asnumpy, get_array_module, uses_cpu_strategy
 from .checkpoints import latest_checkpoint
 from .color import lab_to_rgb, lightness, rgb_to_lab
 from .hints import check_hints, hint_channels, spread_hints
-from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, normalize_lightness
+from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, check_vividness, normalize_lightness
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
 # Long side at which the network sees a photo.  Chroma varies slowly, so it is predicted
@@ -160,7 +160,8 @@ def check_working_memory(height: int, width: int, size: int | None, available: i
                           f"(the default, {WORKING_SIZE}, needs {WORKING_SIZE ** 2 * NETWORK_BYTES_PER_PIXEL / 1e9:.2f} GB)")
 
 
-def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None) -> np.ndarray:
+def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None,
+               vividness: float | None = None) -> np.ndarray:
     """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units.
 
     ``hints`` are checked hints in ``light``'s pixel coordinates (see
@@ -198,11 +199,14 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
         finally:
             model.train(was_training)
     ab = (output[0, :, :height, :width] * AB_SCALE).transpose(1, 2, 0).astype(np.float32)
+    vividness = model.config.get("vividness", 0.0) if vividness is None else check_vividness(vividness)
+    if vividness:
+        ab *= np.float32(1 + vividness)      # the network's chroma, scaled; hue and lightness kept
     return spread_hints(ab, small, hints, light.shape) if hints else ab
 
 
 def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE,
-             hints=None, dtype=np.uint8) -> np.ndarray:
+             hints=None, dtype=np.uint8, vividness: float | None = None) -> np.ndarray:
     """Colorize a photo: an RGB array (uint8 by default) of the input's height and width.
 
     Parameters
@@ -222,6 +226,10 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
         with hints (the shipped one is); ValueError names a bad hint.
     dtype : uint8 or uint16
         Of the result; uint16 keeps a 16-bit photo's lightness at full precision.
+    vividness : float in [0, 1], optional
+        How colourful: 0 is the network's own chroma (its most faithful colour), 1 twice it
+        (clipped to what sRGB can show); hue and lightness are kept.  None: the model's default
+        (``model.config["vividness"]``, chosen on the validation photos for the shipped model).
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.uint16):
@@ -231,7 +239,7 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     model = load_model() if model is None else model
     light = image_lightness(image)
     height, width = light.shape
-    ab_small = predict_ab(model, light, size, hints)
+    ab_small = predict_ab(model, light, size, hints, vividness)
     ab_a = _resize(ab_small[..., 0], width, height)
     ab_b = _resize(ab_small[..., 1], width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)

@@ -64,12 +64,13 @@ def normalize_lightness(lightness):
 
 
 HEADS = ("regression", "bins")
-READOUT_SETTINGS = ("shrink", "temperature")     # settings of the output without weights
+READOUT_SETTINGS = ("shrink", "temperature", "vividness")     # settings of the output without weights
+VIVIDNESS_RANGE = (0.0, 1.0)
 
 
 def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False, skips: bool = False,
                  context: bool = False, shrink: float = 0.0, head: str = "regression",
-                 temperature: float | None = None) -> dict:
+                 temperature: float | None = None, vividness: float = 0.0) -> dict:
     """Validate a model configuration; return it as a plain dict.
 
     The defaults of ``hints``, ``skips``, ``context``, ``shrink`` and ``head`` are those of model
@@ -90,6 +91,7 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
         raise ValueError(f"shrink must be a chroma in Lab units in [0, {AB_SCALE:g}), got {shrink!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+    check_vividness(vividness)
     if head == "regression" and temperature is not None:
         raise ValueError("temperature is a setting of the bins head; the regression head has none")
     if head == "bins":
@@ -104,11 +106,23 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
         config["shrink"] = float(shrink)
     if head == "bins":
         config["head"], config["temperature"] = "bins", float(temperature)
+    if vividness:
+        config["vividness"] = float(vividness)
     return config
 
 
+def check_vividness(vividness) -> float:
+    """The colour setting of inference: 0 the network's own (most faithful) chroma, 1 twice it."""
+    low, high = VIVIDNESS_RANGE
+    if not (isinstance(vividness, (int, float, np.floating)) and not isinstance(vividness, bool)
+            and low <= vividness <= high):
+        raise ValueError(f"vividness must be a number in [{low:g}, {high:g}], got {vividness!r}")
+    return float(vividness)
+
+
 def network_config(config: dict) -> dict:
-    """The part of a configuration that fixes the weights: all but the output's ``shrink`` and ``temperature``."""
+    """The part of a configuration that fixes the weights: all but the output's ``shrink``, ``temperature``
+    and ``vividness``."""
     return {name: value for name, value in config.items() if name not in READOUT_SETTINGS}
 
 
@@ -144,15 +158,19 @@ class Colorizer(nn.Module):
         ab by a tanh (regression) or as the annealed mean of a distribution over ab bins.
     temperature : float
         The bins head's read-out temperature (:meth:`set_temperature`; lower: bolder colour).
+    vividness : float
+        Inference's default colour setting, 0–1 (:meth:`set_vividness`): the predicted chroma is
+        scaled by ``1 + vividness`` (no weights; the network itself is untouched).
     seed : int
         Seeds the He initialisation.
     """
 
     def __init__(self, hidden_layers: int = 18, width: int = 32, norm: str = "batch", hints: bool = False,
                  skips: bool = True, context: bool = False, shrink: float = 0.0, head: str = "regression",
-                 temperature: float | None = None, seed: int = 0):
+                 temperature: float | None = None, vividness: float = 0.0, seed: int = 0):
         super().__init__()
-        self.config = check_config(hidden_layers, width, norm, hints, skips, context, shrink, head, temperature)
+        self.config = check_config(hidden_layers, width, norm, hints, skips, context, shrink, head, temperature,
+                                   vividness)
         rng = np.random.default_rng(seed)
         widths = (width, 2 * width, 4 * width)
         extra = hidden_layers - 6
@@ -210,6 +228,11 @@ class Colorizer(nn.Module):
         """Take ``shrink`` Lab units of chroma off every output pixel from now on (0: none); returns self."""
         self.config = check_config(**{**self.config, "shrink": shrink})
         self.output_shrink = nn.NormShrink(shrink / AB_SCALE)
+        return self
+
+    def set_vividness(self, vividness: float) -> "Colorizer":
+        """The default vividness of this model's inference from now on (see :func:`colorize.colorize`); returns self."""
+        self.config = check_config(**{**self.config, "vividness": vividness})
         return self
 
     def set_temperature(self, temperature: float) -> "Colorizer":

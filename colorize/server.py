@@ -6,8 +6,8 @@ and JavaScript, nothing fetched from elsewhere) talks to a small HTTP API:
     GET  /                 the page
     GET  /api/operations   the enhancement operations, their parameters, ranges and defaults (JSON)
     POST /api/colorize     multipart: image (file), optional hints (JSON text), enhance (text in the
-                           ``enhance`` command's syntax), size (working resolution) -> PNG of the
-                           upload's pixel size
+                           ``enhance`` command's syntax), size (working resolution), vividness
+                           (0-1) -> PNG of the upload's pixel size
 
 Errors are JSON ``{"error": "<one sentence>"}``: 400 for a bad image, hints,
 operation or value (and decompression bombs), 413 for an upload over the
@@ -30,6 +30,7 @@ from enhance.cli import UsageError, apply, check_operations, describe_operations
 from enhance.io import ImageError, read_image
 
 from .hints import check_hints, hints_from_json
+from .model import check_vividness
 from .infer import WORKING_SIZE, colorize
 
 STATIC = Path(__file__).parent / "static"
@@ -71,7 +72,14 @@ def _parse_request(form, image: np.ndarray):
         raise RequestError(f"size must be an integer, got {size_text!r}") from None
     if not 8 <= size <= MAX_SIZE:
         raise RequestError(f"size must be between 8 and {MAX_SIZE}, got {size}")
-    return hints, operations, size
+    vividness = None
+    if form.get("vividness"):
+        try:
+            vividness = check_vividness(float(form["vividness"]))
+        except ValueError as error:
+            raise RequestError(str(error) if "vividness" in str(error) else
+                               f"vividness must be a number in [0, 1], got {form['vividness']!r}") from None
+    return hints, operations, size, vividness
 
 
 def create_app(model=None, max_upload_mb: float = 25.0):
@@ -98,17 +106,18 @@ def create_app(model=None, max_upload_mb: float = 25.0):
 
     @app.get("/api/operations")
     def operations():
-        return jsonify({"operations": describe_operations(), "hints": model.config["hints"]})
+        return jsonify({"operations": describe_operations(), "hints": model.config["hints"],
+                        "vividness": model.config.get("vividness", 0.0)})
 
     @app.post("/api/colorize")
     def colorize_upload():
         image = _read_upload(request.files.get("image"))
-        hints, operations, size = _parse_request(request.form, image)
+        hints, operations, size, vividness = _parse_request(request.form, image)
         if hints and not model.config["hints"]:
             raise RequestError("this model was trained without colour hints")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = apply(colorize(image, model, size=size, hints=hints), operations)
+            result = apply(colorize(image, model, size=size, hints=hints, vividness=vividness), operations)
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(result)).save(buffer, format="PNG", compress_level=1)
         buffer.seek(0)

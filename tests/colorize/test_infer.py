@@ -112,3 +112,33 @@ def test_chroma_ratio_and_tint_angle_say_how_colourful_and_which_way():
     assert tint_angle(rotated, truth) == pytest.approx(90.0)
     assert np.isnan(tint_angle(truth, truth * 0.01))                                           # no clear tint
     assert tint_angle(np.zeros_like(truth), truth) == 180.0
+
+
+def test_vividness_scales_the_predicted_chroma_and_keeps_hue_and_lightness():
+    from colorize.infer import predict_ab
+
+    model = load_model()                       # the shipped network: colour to scale
+    photo = synthetic_photo(64, 96, seed=3)
+    light = rgb_to_lab(photo.astype(np.float32) / 255)[..., 0]
+    own = predict_ab(model, light, size=None, vividness=0.0)
+    doubled = predict_ab(model, light, size=None, vividness=1.0)
+    np.testing.assert_allclose(doubled, 2 * own, rtol=1e-6, atol=1e-5)
+    default = model.config.get("vividness", 0.0)
+    np.testing.assert_array_equal(predict_ab(model, light, size=None), predict_ab(model, light, size=None, vividness=default))
+    plain, vivid = colorize(photo, model, vividness=0.0), colorize(photo, model, vividness=1.0)
+    chroma = lambda rgb: np.hypot(*rgb_to_lab(rgb.astype(np.float32) / 255)[..., 1:].transpose(2, 0, 1)).mean()  # noqa: E731
+    assert chroma(vivid) > 1.5 * chroma(plain)
+    np.testing.assert_allclose(rgb_to_lab(vivid.astype(np.float32) / 255)[..., 0],
+                               rgb_to_lab(plain.astype(np.float32) / 255)[..., 0], atol=1.5)
+    for bad in (-0.1, 1.5, float("nan"), "1", True):
+        with pytest.raises(ValueError, match="vividness"):
+            colorize(photo, model, vividness=bad)
+
+
+def test_a_models_own_vividness_travels_in_its_file(tmp_path):
+    from colorize.infer import save_model
+
+    model = Colorizer(hidden_layers=6, width=2, seed=0).set_vividness(0.4)
+    save_model(model, tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz").config["vividness"] == 0.4
+    assert "vividness" not in Colorizer(hidden_layers=6, width=2).config       # 0 is not written: old files read as before
