@@ -48,13 +48,19 @@ def conv_im2col(x):
     return rows.reshape(n, h, w, -1).transpose(0, 3, 1, 2)
 
 
-def timed(function):
-    start = time.perf_counter()
+def timed(function, repeats=5):
+    """The result and the median time of ``repeats`` calls after one warm-up call (a cold first call
+    pays for memory the later ones reuse, and a single timing is at the mercy of the machine)."""
     result = function()
-    return result, time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return result, sorted(times)[len(times) // 2]
 
 
-loops, t_loops = timed(lambda: reference.conv2d(x, weight, bias, (1, 1), (1, 1)))
+loops, t_loops = timed(lambda: reference.conv2d(x, weight, bias, (1, 1), (1, 1)), repeats=1)   # slow: once
 matrix, t_matrix = timed(lambda: conv_im2col(x))
 fast, t_fast = timed(lambda: layer.forward(x))
 print(f"loops {t_loops * 1e3:8.1f} ms   im2col {t_matrix * 1e3:6.2f} ms   Conv2d {t_fast * 1e3:6.2f} ms")

@@ -11,7 +11,8 @@ Run:  python course/05_colour_and_colorizer.py [--out FOLDER]   (about 30 s on 2
 
 Exercises
 1. Set a and b to zero and convert back: is the result the same as a gray conversion by luma?
-2. Train with --width 4 instead of 8 (edit below): how low does the loss go?
+2. Change ``WIDTH = 8`` below to 4 (channels at full resolution, halved) and run again: how low
+   does the loss go now?
 3. Print ``colorize model-summary``: which layers hold most parameters, and most FLOPs?
 """
 import tempfile
@@ -29,6 +30,7 @@ from colorize.evaluate import score_photo
 from colorize.infer import load_model
 
 out = figure_folder(__doc__.splitlines()[0])
+WIDTH = 8          # channels at full resolution (exercise 2)
 with cbook.get_sample_data("grace_hopper.jpg") as handle:
     photo = np.asarray(Image.open(handle).convert("RGB").resize((48, 64), Image.Resampling.LANCZOS))
 
@@ -40,7 +42,7 @@ print(f"sRGB -> Lab -> sRGB differs by at most {np.abs(round_trip - photo / 255)
 
 with tempfile.TemporaryDirectory() as folder:
     Image.fromarray(photo).save(Path(folder) / "photo.png")
-    history = train(data=folder, out=Path(folder) / "run", steps=200, batch_size=4, crop=48, width=8, lr=3e-3,
+    history = train(data=folder, out=Path(folder) / "run", steps=200, batch_size=4, crop=48, width=WIDTH, lr=3e-3,
                     scale=(1.0, 1.0), min_colorfulness=0, checkpoint_every=200, log_every=50, progress=False,
                     quiet=True, photo_size=None)
     scores = score_photo(load_model(Path(folder) / "run"), photo, size=None)
