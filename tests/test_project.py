@@ -192,3 +192,39 @@ def test_colorizer_experiments_example_sweeps_a_bins_model_s_temperature(photo_f
     gain, count, worst = re.search(r"PSNR gain over grayscale: ([-+][\d.]+) dB \((\d+) of 4 photos above their "
                                    r"baseline, worst ([-+][\d.]+) dB\)", evaluated).groups()
     assert swept["0.5"].startswith(f"gain {gain} dB, {count} of 4 above gray, worst {worst} dB"), (swept, evaluated)
+
+
+def readme_commands(program: str) -> list[list[str]]:
+    """Every ``program ...`` line of the README's bash blocks, split as a shell would (comments dropped)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            for part in line.split("&&"):
+                words = shlex.split(part, comments=True)
+                if words[:1] == [program]:
+                    commands.append(words[1:])
+    return commands
+
+
+def test_every_colorize_command_in_the_readme_is_one_the_command_line_takes(monkeypatch):
+    """Each README command parses with today's options (argparse exits 2 on a stale flag or value)."""
+    from colorize.cli import build_parser
+
+    commands = readme_commands("colorize")
+    assert len(commands) >= 10
+    parser = build_parser()
+    for words in commands:
+        parser.parse_args(words)          # raises SystemExit on an option the command no longer takes
+
+
+def test_every_enhance_operation_in_the_readme_is_valid():
+    from enhance.cli import check_operations, parse_operation
+
+    specs = [word for words in readme_commands("enhance") if words and words[0] not in ("--list", "inspect", "auto",
+                                                                                         "hdr-merge")
+             for word in words[2:] if not word.startswith("-")]
+    assert len(specs) >= 5
+    check_operations([parse_operation(spec) for spec in specs])
