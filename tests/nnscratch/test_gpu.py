@@ -62,8 +62,9 @@ def test_fused_kernels_equal_their_plain_twins_on_cuda():
              (device._batch_norm_input_grad, (a, b, row, row, row, row, 1 / 64))]
     for kernel, args in cases:
         on_gpu = kernel(*(cupy.asarray(v) if isinstance(v, np.ndarray) else v for v in args))
-        assert isinstance(on_gpu, cupy.ndarray), kernel.__name__
-        np.testing.assert_allclose(asnumpy(on_gpu), kernel.plain(*args), rtol=1e-5, atol=1e-6, err_msg=kernel.__name__)
+        plain = kernel.plain(*args)
+        assert isinstance(on_gpu, cupy.ndarray) and on_gpu.dtype == plain.dtype, (kernel.__name__, on_gpu.dtype)
+        np.testing.assert_allclose(asnumpy(on_gpu), plain, rtol=1e-5, atol=1e-6, err_msg=kernel.__name__)
 
 
 def test_the_colorizer_trains_on_cuda_as_on_the_cpu():
