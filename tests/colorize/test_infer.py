@@ -142,3 +142,39 @@ def test_a_models_own_vividness_travels_in_its_file(tmp_path):
     save_model(model, tmp_path / "m.npz")
     assert load_model(tmp_path / "m.npz").config["vividness"] == 0.4
     assert "vividness" not in Colorizer(hidden_layers=6, width=2).config       # 0 is not written: old files read as before
+
+
+def test_bilinear_matrix_is_pillows_bilinear_resize():
+    from PIL import Image
+
+    from colorize.infer import bilinear_matrix
+
+    rng = np.random.default_rng(4)
+    channel = rng.uniform(0, 100, (37, 53)).astype(np.float32)
+    for height, width in ((9, 13), (37, 53), (80, 120), (20, 200)):        # down, same, up, both
+        expected = np.asarray(Image.fromarray(channel).resize((width, height), Image.Resampling.BILINEAR))
+        ours = bilinear_matrix(37, height) @ channel.astype(np.float64) @ bilinear_matrix(53, width).T
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=2e-4)
+
+
+@pytest.mark.parametrize("shape, dtype", [((300, 400, 3), np.uint8), ((120, 90), np.uint16), ((64, 48, 4), np.uint8)])
+def test_colorize_on_a_device_equals_the_cpu_path(shape, dtype):
+    """With the model on a device (the stand-in), lightness, resizing and Lab -> RGB run there too."""
+    import copy
+
+    from tests.nnscratch.fake_device import to_fake_device
+
+    model = load_model()
+    rng = np.random.default_rng(5)
+    top = np.iinfo(dtype).max
+    photo = synthetic_photo(shape[0], shape[1], seed=2).astype(np.float64) / 255 * top
+    image = photo.astype(dtype) if len(shape) == 3 and shape[2] == 3 else (
+        photo[..., 0].astype(dtype) if len(shape) == 2 else
+        np.concatenate([photo, rng.integers(0, top, shape[:2] + (1,))], axis=-1).astype(dtype))
+    hints = [(10, 12, "#c03020")]
+    on_cpu = colorize(image, model, hints=hints, dtype=dtype)
+    on_device = colorize(image, to_fake_device(copy.deepcopy(model)), hints=hints, dtype=dtype)
+    assert on_device.shape == on_cpu.shape and on_device.dtype == on_cpu.dtype
+    difference = np.abs(on_device.astype(np.int64) - on_cpu.astype(np.int64))
+    assert difference.max() <= (2 if dtype == np.uint8 else 2 * 257), difference.max()
+    assert (difference > (1 if dtype == np.uint8 else 257)).mean() < 1e-3

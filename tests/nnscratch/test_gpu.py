@@ -87,3 +87,14 @@ def test_the_colorizer_trains_on_cuda_as_on_the_cpu():
             optimizer.step()
     for (name, value), (_, on_gpu) in zip(host.state_dict().items(), gpu.state_dict().items()):
         np.testing.assert_allclose(asnumpy(on_gpu), value, rtol=1e-9, atol=1e-10, err_msg=name)
+
+
+def test_colorize_with_the_model_on_cuda_equals_the_cpu_path():
+    from colorize import colorize, load_model
+    from tests.conftest import synthetic_photo
+
+    photo = synthetic_photo(300, 400, seed=2)
+    on_cpu = colorize(photo, load_model(), hints=[(10, 12, "#c03020")])
+    on_gpu = colorize(photo, load_model().to("cuda"), hints=[(10, 12, "#c03020")])
+    difference = np.abs(on_gpu.astype(int) - on_cpu.astype(int))
+    assert difference.max() <= 2 and (difference > 1).mean() < 1e-3
