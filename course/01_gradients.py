@@ -11,7 +11,7 @@ every input and parameter of a layer.
 
 Run:  python course/01_gradients.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter1.py; check them: python course/check.py 1)
 1. Write f(x) = x³ - 2x and its derivative; find the h with the smallest error in float32.
 2. Write LeakyReLU's backward (a layer with forward and backward, as in
    examples/write_your_own_layer.py) and pass nnscratch.gradcheck with it.

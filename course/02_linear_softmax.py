@@ -11,7 +11,7 @@ built from nnscratch's Linear, ReLU and CrossEntropyLoss gives the same numbers.
 
 Run:  python course/02_linear_softmax.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter2.py; check them: python course/check.py 2)
 1. Replace ReLU with Tanh in both versions; which learns the spiral faster?
 2. Check the hand-written softmax gradient with a central difference (chapter 1).
 3. Add L2 weight decay to the hand-written update; what does it do to the boundary?

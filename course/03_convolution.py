@@ -10,7 +10,7 @@ padding copies, blocking for the cache); the chapter measures all three.
 
 Run:  python course/03_convolution.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter3.py; check them: python course/check.py 3)
 1. Add stride to im2col below (take every s-th patch) and compare with Conv2d(stride=2).
 2. Write col2im (the adjoint of im2col) and check <im2col(x), c> == <x, col2im(c)>.
 3. Time im2col alone against the product: where does the time of a small layer go?

@@ -13,7 +13,7 @@ zig-zags across; Adam walks along it.
 
 Run:  python course/04_batchnorm_adam.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter4.py; check them: python course/check.py 4)
 1. Derive the one-line dx from the staged graph by hand and compare with reference.py.
 2. In evaluation mode batch norm uses running statistics: what is its backward then?
 3. Try Adam with β2 = 0.9 and with ε = 1e-1 on the valley; what changes?

@@ -9,7 +9,7 @@ photo.  The loss falls by orders of magnitude and the colours come back.
 
 Run:  python course/05_colour_and_colorizer.py [--out FOLDER]   (about 30 s on 2 cores)
 
-Exercises
+Exercises (code answers go in course/answers/chapter5.py; check them: python course/check.py 5)
 1. Set a and b to zero and convert back: is the result the same as a gray conversion by luma?
 2. Change ``WIDTH = 8`` below to 4 (channels at full resolution, halved) and run again: how low
    does the loss go now?

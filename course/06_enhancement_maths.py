@@ -12,7 +12,7 @@
 
 Run:  python course/06_enhancement_maths.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter6.py; check them: python course/check.py 6)
 1. Clip the histogram at 4× its mean before the CDF and spread the excess evenly: that is the
    "contrast-limited" of CLAHE.  Compare with enhance.clahe on one tile (tile_grid_size=1).
 2. Plot the unsharp mask's effect on a step edge: where do the overshoots come from?

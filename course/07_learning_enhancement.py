@@ -10,7 +10,7 @@ in CIE L (``enhance.learn.ExposureLoss``, whose gradient flows back through sRGB
 
 Run:  python course/07_learning_enhancement.py [--out FOLDER]
 
-Exercises
+Exercises (code answers go in course/answers/chapter7.py; check them: python course/check.py 7)
 1. Write the backward of ``y = clip(x + b, 0, 1)`` (a brightness *offset*), gradcheck it, and add
    it to the chain in place of Brightness.  Which of the two fits the dark photo better?
 2. Fit only Gamma to the dark photo with the exposure loss: what gamma does it choose?

@@ -33,3 +33,29 @@ def test_chapters_reach_what_they_claim(tmp_path):
     difference = float(re.search(r"engine weights differ by ([\d.e+-]+)", run["02"]).group(1))
     assert accuracy >= 95 and difference < 1e-9
     assert "equals enhance.equalize_hist: True" in run["06"]
+
+
+@pytest.mark.parametrize("chapter", range(1, 8))
+def test_every_exercise_check_passes_the_worked_answers_and_not_the_blank_ones(chapter):
+    import subprocess
+    import sys
+
+    check = [sys.executable, str(COURSE / "check.py"), str(chapter)]
+    solved = subprocess.run(check + ["--answers", str(COURSE / "solutions")], capture_output=True, text=True)
+    assert solved.returncode == 0 and "passed" in solved.stdout and "wrong" not in solved.stdout, solved.stdout + solved.stderr
+    blank = subprocess.run(check, capture_output=True, text=True)
+    assert blank.returncode == 1 and blank.stdout.count("not done yet") >= 1, blank.stdout + blank.stderr
+    assert "0 of" in blank.stdout
+
+
+def test_the_checks_catch_a_wrong_answer(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(COURSE / "solutions" / "chapter3.py", tmp_path / "chapter3.py")
+    text = (tmp_path / "chapter3.py").read_text().replace("padded[:, :, i:i + h, j:j + w] +=", "padded[:, :, i:i + h, j:j + w] =")
+    (tmp_path / "chapter3.py").write_text(text)                          # col2im that overwrites instead of adding
+    result = subprocess.run([sys.executable, str(COURSE / "check.py"), "3", "--answers", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "exercise 2 (col2im, the adjoint): wrong" in result.stdout, result.stdout
