@@ -1,5 +1,4 @@
 """Worked answers, chapter 5."""
-import numpy as np
 
 from colorize import Colorizer
 from colorize.color import lab_to_rgb, rgb_to_lab
