@@ -373,8 +373,7 @@ def run_predict(args) -> int:
         check_outputs(pairs + ([(files[0][0], Path(args.show_hints))] if args.show_hints else []), args.overwrite)
     except OutputConflict as error:
         raise UsageError(str(error)) from None
-    from enhance.cli import UsageError as OperationError
-    from enhance.cli import apply, check_operations, parse_operation
+    from enhance.operations import OperationError, apply, check_operations, parse_operation
 
     try:
         operations = [parse_operation(text) for chunk in args.enhance for text in chunk.split()]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from enhance.cli import UsageError, apply, check_operations, describe_operations, parse_operation
+from enhance.operations import OperationError, apply, check_operations, describe_operations, parse_operation
 from enhance.io import ImageError, read_image
 
 from .hints import check_hints, hints_from_json
@@ -63,7 +63,7 @@ def _parse_request(form, image: np.ndarray):
     try:
         operations = [parse_operation(text) for text in (form.get("enhance") or "").split()]
         check_operations(operations)
-    except UsageError as error:
+    except OperationError as error:
         raise RequestError(f"enhance: {error}") from None
     size_text = form.get("size") or str(WORKING_SIZE)
     try:

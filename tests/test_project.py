@@ -221,10 +221,16 @@ def test_every_colorize_command_in_the_readme_is_one_the_command_line_takes(monk
 
 
 def test_every_enhance_operation_in_the_readme_is_valid():
-    from enhance.cli import check_operations, parse_operation
+    from enhance.operations import check_operations, parse_operation
 
     specs = [word for words in readme_commands("enhance") if words and words[0] not in ("--list", "inspect", "auto",
                                                                                          "hdr-merge")
              for word in words[2:] if not word.startswith("-")]
     assert len(specs) >= 5
     check_operations([parse_operation(spec) for spec in specs])
+
+
+def test_colorize_imports_no_command_line_module_of_enhance():
+    """The operations table is a library (enhance.operations); enhance.cli is a command line only."""
+    for path in (ROOT / "colorize").rglob("*.py"):
+        assert "enhance.cli" not in path.read_text(), path
