@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from nnscratch.backend import get_array_module
-from nnscratch.losses import MSELoss
+from nnscratch.losses import Loss, MSELoss
 from nnscratch.module import Module, Sequential
 from nnscratch.optim import Adam
 
@@ -55,7 +55,7 @@ class _LabMoments:
         return self.to_lab.backward(grad_lab)
 
 
-class ColourStatisticsLoss:
+class ColourStatisticsLoss(Loss):
     """How far a batch's colour statistics are from a reference photo's (either size).
 
         loss = w_h · mean_{c,k} (F_c(v_k) - R_c(v_k))²
@@ -63,12 +63,13 @@ class ColourStatisticsLoss:
 
     F_c and R_c are the soft cumulative histograms of channel c of the prediction and of the
     reference at ``bins`` evenly spaced levels (bandwidth ``bandwidth``); μ and σ the mean and
-    standard deviation of L, a and b.  ``forward(pred, reference)`` returns the loss,
-    ``backward()`` its gradient for ``pred``; the reference receives none.
+    standard deviation of L, a and b.  ``forward(pred, reference)`` returns the loss (``compute``:
+    as a 0-d array on the device), ``backward()`` its gradient for ``pred``; the reference receives none.
     """
 
     def __init__(self, bins: int = 32, bandwidth: float = 0.03, histogram_weight: float = 1.0,
                  moments_weight: float = 1.0):
+        super().__init__()
         self.bins, self.bandwidth = int(bins), float(bandwidth)
         self.histogram_weight, self.moments_weight = float(histogram_weight), float(moments_weight)
         self._reference = None         # (the reference array, its CDFs, its Lab mean and std): computed once
@@ -84,7 +85,7 @@ class ColourStatisticsLoss:
         points = xp.linspace(0, 1, self.bins, dtype=batch.dtype)
         return [soft_cdf(batch[:, c].reshape(-1), points, self.bandwidth) for c in range(3)]
 
-    def forward(self, pred, reference) -> float:
+    def compute(self, pred, reference):
         ref_cdfs, ref_mean, ref_std = self._reference_statistics(reference, pred)
         self.shape = pred.shape
         self.cdfs = self._cdfs(pred)
@@ -92,8 +93,8 @@ class ColourStatisticsLoss:
         self.moments = _LabMoments()
         mean, std = self.moments.forward(pred)
         self.mean_diff, self.std_diff = mean - ref_mean, std - ref_std
-        histogram = sum(float((d ** 2).sum()) for d in self.differences) / (3 * self.bins)
-        moments = float(((self.mean_diff ** 2).sum() + (self.std_diff ** 2).sum()) / (3 * LAB_SCALE ** 2))
+        histogram = sum((d ** 2).sum() for d in self.differences) / (3 * self.bins)
+        moments = ((self.mean_diff ** 2).sum() + (self.std_diff ** 2).sum()) / (3 * LAB_SCALE ** 2)
         return self.histogram_weight * histogram + self.moments_weight * moments
 
     def backward(self):
@@ -107,7 +108,7 @@ class ColourStatisticsLoss:
         return grad + xp.stack(channels, axis=1)
 
 
-class ExposureLoss:
+class ExposureLoss(Loss):
     """A reference-free objective: mean lightness and lightness contrast brought to targets.
 
         loss = ((μ_L - lightness)² + (σ_L - contrast)²) / 100²
@@ -118,15 +119,19 @@ class ExposureLoss:
     """
 
     def __init__(self, lightness: float = 50.0, contrast: float = 20.0):
+        super().__init__()
         if not 0 <= lightness <= 100 or not 0 < contrast <= 50:
             raise ValueError(f"lightness must be in [0, 100] and contrast in (0, 50], got {lightness}, {contrast}")
         self.lightness, self.contrast = float(lightness), float(contrast)
 
     def forward(self, pred, target=None) -> float:
+        return float(self.compute(pred, target))
+
+    def compute(self, pred, target=None):
         self.moments = _LabMoments()
         mean, std = self.moments.forward(pred)
         self.mean_diff, self.std_diff = mean[0] - self.lightness, std[0] - self.contrast
-        return float(self.mean_diff ** 2 + self.std_diff ** 2) / LAB_SCALE ** 2
+        return (self.mean_diff ** 2 + self.std_diff ** 2) / LAB_SCALE ** 2
 
     def backward(self):
         xp = get_array_module(self.moments.mean)

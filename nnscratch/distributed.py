@@ -201,7 +201,7 @@ def synchronize_batch_norm(module, comm=None) -> int:
         return 0
     layers = [m for _, m in module.named_modules() if isinstance(m, BatchNorm2d)]
     for layer in layers:
-        layer.reduce = _SumOverProcesses(comm)
+        layer.set_reduce(_SumOverProcesses(comm))
     return len(layers)
 
 

@@ -135,7 +135,7 @@ def test_two_processes_reach_the_weights_of_one_in_float64(photos, tmp_path):
 def colorize_train(processes, photos, out, *extra):
     return launch(processes, BIN / "colorize", "train", "--data", photos, "--out", out, "--batch-size", 4,
                   "--crop", 16, "--width", 4, "--photo-size", 64, "--min-colorfulness", 0, "--log-every", 1,
-                  "--checkpoint-every", 2, "--no-progress", "--quiet", *extra)
+                  "--checkpoint-every", 2, "--no-progress", *extra)       # not --quiet: it would silence 'done
 
 
 def losses(run):

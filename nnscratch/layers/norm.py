@@ -51,9 +51,14 @@ class BatchNorm2d(Module):
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
         self._cache = None
-        # Sums the per-channel statistics over processes (nnscratch.distributed.synchronize_batch_norm);
-        # None: this process's batch is the whole batch.
-        self.reduce = None
+        self.reduce = None          # see set_reduce
+
+    def set_reduce(self, reduce) -> None:
+        """The hook for batches split over processes: ``reduce(array) -> array`` sums a per-channel
+        array over every process (the batch's sums, sums of squares and gradient sums), so that the
+        statistics are those of the whole batch (:func:`nnscratch.distributed.synchronize_batch_norm`
+        sets it).  None, the default: this process's batch is the whole batch."""
+        self.reduce = reduce
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
