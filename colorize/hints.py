@@ -48,21 +48,21 @@ MAX_PATCH = 9                   # training: a random 1x1 ... 9x9 patch of the tr
 HINT_PATCH = 5                  # a user's point marks this square of working pixels (the mean training patch)
 
 
-def parse_color(colour) -> tuple[int, int, int]:
+def parse_color(color) -> tuple[int, int, int]:
     """``"#rrggbb"`` or ``(r, g, b)`` with 0–255 integers -> ``(r, g, b)``; ValueError otherwise."""
-    if isinstance(colour, str):
-        match = _HEX.match(colour.strip())
+    if isinstance(color, str):
+        match = _HEX.match(color.strip())
         if not match:
-            raise ValueError(f"colour {colour!r} is not of the form '#rrggbb'")
+            raise ValueError(f"colour {color!r} is not of the form '#rrggbb'")
         value = int(match.group(1), 16)
         return value >> 16, (value >> 8) & 255, value & 255
     try:
-        channels = list(colour)
+        channels = list(color)
     except TypeError:
-        raise ValueError(f"colour {colour!r} is neither '#rrggbb' nor (r, g, b)") from None
+        raise ValueError(f"colour {color!r} is neither '#rrggbb' nor (r, g, b)") from None
     if len(channels) != 3 or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
                                      and 0 <= c <= 255 for c in channels):
-        raise ValueError(f"colour {colour!r} is not (r, g, b) with integers 0-255")
+        raise ValueError(f"colour {color!r} is not (r, g, b) with integers 0-255")
     return int(channels[0]), int(channels[1]), int(channels[2])
 
 
@@ -260,11 +260,6 @@ def read_hints_file(path: str | Path) -> list[tuple[float, float, str]]:
         return hints_from_json(data)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-
-
-def hints_to_json(hints) -> list[dict]:
-    """Checked hints as the JSON form."""
-    return [{"y": y, "x": x, "color": "#{:02x}{:02x}{:02x}".format(*parse_color(colour))} for y, x, colour in hints]
 
 
 def draw_hints(rgb: np.ndarray, hints, radius: int | None = None) -> np.ndarray:
