@@ -60,11 +60,11 @@ def run_tests() -> str:
     return "\n".join(["| tests | result | |", "|---|---|---|", *lines])
 
 
-def training_rows(cupy, torch) -> list[str]:
+def training_rows(cupy, torch, sizes=((16, 128, 10), (64, 256, 5))) -> list[str]:
     from run import torch_colorizer   # benchmarks/run.py: the same network in PyTorch, with our weights
 
     rows = []
-    for batch, crop, repeats in ((16, 128, 10), (64, 256, 5)):
+    for batch, crop, repeats in sizes:
         model = Colorizer()
         rng = np.random.default_rng(0)
         x = rng.standard_normal((batch, 1, crop, crop)).astype(np.float32)
@@ -93,20 +93,21 @@ def training_rows(cupy, torch) -> list[str]:
                 torch_optimizer.step()
 
             theirs = synchronized_median(pytorch, torch.cuda.synchronize, repeats)
-        ratio = f"{mine / theirs:.2f}" if theirs else "not installed"
-        theirs_cell = f"{theirs * 1e3:.1f} ms" if theirs else "not installed"
+        missing = "not installed" if torch is None else "no CUDA in PyTorch"
+        ratio = f"{mine / theirs:.2f}" if theirs else missing
+        theirs_cell = f"{theirs * 1e3:.1f} ms" if theirs else missing
         rows.append(f"| training step, batch {batch} at {crop}² | {mine * 1e3:.1f} ms | {theirs_cell} | {ratio} |")
     return rows
 
 
-def inference_row(cupy) -> str:
+def inference_row(cupy, height=3000, width=4000) -> str:
     model = Colorizer(hints=True).to("cuda")
-    photo = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     seconds = synchronized_median(lambda: colorize(photo, model), cupy.cuda.Device().synchronize, 3, warmup=1)
-    return f"| colorize a 12 MP photo (4000x3000), model on the GPU | {seconds:.2f} s | | |"
+    return f"| colorize a {height * width / 1e6:.1f} MP photo ({width}x{height}), model on the GPU | {seconds:.2f} s | | |"
 
 
-def training_command_row() -> str:
+def training_command_row(steps: int = 300) -> str:
     """``colorize train --device cuda`` on copies of the bundled sample photo, cut to several sizes."""
     from PIL import Image
 
@@ -114,16 +115,18 @@ def training_command_row() -> str:
         sample = Image.open(ROOT / "colorize" / "samples" / "fallen_leaf.jpg").convert("RGB")
         for index, angle in enumerate((0, 90, 180, 270)):
             sample.rotate(angle, expand=True).save(Path(folder) / f"photo{index}.jpg")
-        steps, batch = 300, 64
+        batch = 64
         command = [sys.executable, "-m", "colorize", "train", "--data", folder, "--out", f"{folder}/run",
                    "--device", "cuda", "--hints", "--steps", str(steps), "--batch-size", str(batch),
-                   "--checkpoint-every", str(steps), "--bn-batches", "0", "--no-progress", "--log-every", "50"]
+                   "--checkpoint-every", str(steps), "--bn-batches", "0", "--no-progress",
+                   "--log-every", str(max(1, min(50, steps // 4)))]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if result.returncode:
             return f"| colorize train --device cuda | failed: {result.stderr.strip().splitlines()[-1:]} | | |"
         import json
         records = [json.loads(line) for line in (Path(folder) / "run" / "metrics.jsonl").read_text().splitlines()]
-        speeds = [r["images_per_s"] for r in records if "images_per_s" in r][1:]     # the first window warms up
+        speeds = [r["images_per_s"] for r in records if "images_per_s" in r]
+        speeds = speeds[1:] or speeds                                                 # the first window warms up
         return (f"| colorize train --device cuda --hints, batch {batch} at 128² | "
                 f"{statistics.median(speeds):.0f} crops/s | | |")
 
@@ -132,6 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", metavar="TABLE.md", help="also write the table here")
     parser.add_argument("--skip-tests", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes only: a smoke run of the script")
     args = parser.parse_args()
     if not nn.cuda_available():
         print("no CuPy GPU here: nothing to measure (install the 'gpu' extra on a machine with a CUDA GPU)")
@@ -147,9 +151,14 @@ def main() -> int:
         sections.append(run_tests())
     device = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
     rows = ["| what | ours | PyTorch (same GPU) | ours / PyTorch |", "|---|---|---|---|"]
-    rows += training_rows(cupy, torch)
-    rows.append(inference_row(cupy))
-    rows.append(training_command_row())
+    if args.quick:
+        rows += training_rows(cupy, torch, ((2, 32, 2),))
+        rows.append(inference_row(cupy, 120, 160))
+        rows.append(training_command_row(steps=4))
+    else:
+        rows += training_rows(cupy, torch)
+        rows.append(inference_row(cupy))
+        rows.append(training_command_row())
     versions = f"CuPy {cupy.__version__}" + (f", PyTorch {torch.__version__}" if torch else "")
     sections.append(f"GPU: {device}; {versions}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n" + "\n".join(rows))
     text = "\n\n".join(sections)
