@@ -310,7 +310,35 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     comm = distributed.world() if comm is None else comm
     lead = comm.rank == 0                 # the process that validates, writes and talks
     say = (lambda message: None) if quiet or not lead else (lambda message: print(message, file=sys.stderr))
-    checkpoint = None
+    config, checkpoint, resume_note = _settle_config(out, data, settings, resume, init, overwrite, comm, say)
+    shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
+    photos, val_photos = _read_photos(config, report=not quiet and lead, validate=lead, quiet=quiet)
+    model_config = check_config(**config["model"])
+    sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
+                          hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0))
+    total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
+    if config.get("warmup", 0) >= total:
+        raise ValueError(f"the warm-up ({config['warmup']} steps) must be shorter than the run ({total} steps)")
+    model, optimizer, criterion, step = _network(config, photos, checkpoint, init, settings.device, comm, say)
+    average = WeightAverage(model, config.get("ema_decay") or 0.0,
+                            checkpoint.get("ema") if checkpoint is not None else None)
+    # The averaged weights' own batch-norm statistics, from the same fixed batches at every
+    # checkpoint (a sampler of their own: the training crops and their order are untouched);
+    # a run from before this setting keeps the live network's.
+    calibration = (CalibrationBatches(photos, config, model_config["hints"])
+                   if average.enabled and config.get("bn_batches", 0) and lead else None)
+    folder = RunFolder(out, config, step, lead, say, average, calibration, val_photos)
+    folder.start(fresh=overwrite and not resume, resume_note=resume_note)
+    loop = _Loop(model, optimizer, criterion, config, comm, total, folder)
+    return loop.run(sampler, shares, step, stop_after, progress and lead, resumed=checkpoint is not None)
+
+
+def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, init, overwrite: bool, comm, say):
+    """The run's configuration: ``(config, checkpoint or None, resume note or None)``.
+
+    A new run refuses a folder that holds one (unless ``overwrite``) and takes ``init``'s network
+    shape where the settings leave it at its default; a resumed one takes its checkpoint's
+    configuration with the changes that are safe mid-run."""
     if resume and init is not None:
         raise ValueError("give either resume (continue this run) or init (start a new run from other weights)")
     if resume and overwrite:
@@ -324,35 +352,36 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         if existing and not overwrite:
             raise RunExists(f"{out} already holds {existing}: continue it with --resume, or start it again "
                             "with --overwrite (which deletes its checkpoints and metrics); nothing was changed")
-    if resume:
-        refused = []
-        found = latest_checkpoint(out, refused.append)
-        if found is None:
-            why = ("; ".join(refused) if refused else
-                   f"no checkpoints in {out / 'checkpoints'}")
-            raise NothingToResume(f"nothing to resume in {out} ({why}); nothing was changed. "
-                                  "Start a new run without --resume, or in another folder")
-        for message in refused:
-            say(message)
-        checkpoint = nn.load(found)
-        say(f"resuming from {found} (step {checkpoint['step']})")
-    resume_note = None
-    if checkpoint is not None:
-        config = checkpoint["config"]
-        for name in ("steps", "epochs"):
-            if getattr(settings, name) is not None:
-                config[name] = getattr(settings, name)
-                config["steps" if name == "epochs" else "epochs"] = None
-        config["data"], config["device"] = str(data), settings.device
-        resume_note = _resume_overrides(config, settings, say)
-    else:
         if init is not None:
             settings = _adopt_architecture(settings, init, say)
         settings.check()
         config = settings.config(data)
+        config["processes"] = comm.size
+        return config, None, None
+    refused = []
+    found = latest_checkpoint(out, refused.append)
+    if found is None:
+        why = "; ".join(refused) if refused else f"no checkpoints in {out / 'checkpoints'}"
+        raise NothingToResume(f"nothing to resume in {out} ({why}); nothing was changed. "
+                              "Start a new run without --resume, or in another folder")
+    for message in refused:
+        say(message)
+    checkpoint = nn.load(found)
+    say(f"resuming from {found} (step {checkpoint['step']})")
+    config = checkpoint["config"]
+    for name in ("steps", "epochs"):
+        if getattr(settings, name) is not None:
+            config[name] = getattr(settings, name)
+            config["steps" if name == "epochs" else "epochs"] = None
+    config["data"], config["device"] = str(data), settings.device
+    resume_note = _resume_overrides(config, settings, say)
     config["processes"] = comm.size
-    shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
+    return config, checkpoint, resume_note
 
+
+def _read_photos(config: dict, report: bool, validate: bool, quiet: bool):
+    """The training photos and (on the validating process) the validation photos, decoded once;
+    their paths go into ``config``."""
     paths = find_images(config["data"])
     if not paths:
         raise ValueError(f"no image files (jpg, png, webp, bmp, tif) found in {config['data']}")
@@ -360,31 +389,25 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         train_paths, val_paths = paths, find_images(config["val"])
     else:
         train_paths, val_paths = _split(paths, config["val_fraction"], config["seed"])
-    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=not quiet and lead,
+    photos = PhotoSet.from_paths(train_paths, config["min_colorfulness"], min_side=8, report=report,
                                  max_side=config.get("photo_size"))
     if not photos.images:
         raise ValueError(f"none of the {len(train_paths)} training images in {config['data']} is usable")
     val_photos = (PhotoSet.from_paths(val_paths, 0.0, min_side=8, report=not quiet)
-                  if val_paths and lead else None)
+                  if val_paths and validate else None)
     config["train_images"] = [str(p) for p in photos.paths]
     config["val_images"] = [str(p) for p in val_photos.paths] if val_photos else [str(p) for p in val_paths]
-    model_config = check_config(**config["model"])
-    sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
-                          hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0))
-    total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
-    if config.get("warmup", 0) >= total:
-        raise ValueError(f"the warm-up ({config['warmup']} steps) must be shorter than the run ({total} steps)")
+    return photos, val_photos
 
+
+def _network(config: dict, photos: PhotoSet, checkpoint, init, device: str, comm, say):
+    """``(model, optimizer, criterion, step)``: built from ``config``, then the checkpoint's state
+    (resume) or ``init``'s weights (fine-tuning), on ``device``, the same on every process."""
     model = build_model(config["model"], seed=config["seed"])
     if config.get("dtype", "float32") == "float64":
         model.double()
     optimizer = nn.Adam(model.parameters(), lr=config["lr"], weight_decay=config.get("weight_decay", 0.0))
-    if config["loss"] == "bins":
-        centers = ab_bins()                      # the read-out's centres, exactly (its buffer is ab / 110)
-        prior = class_prior(photos.images, centers)
-        criterion = BinnedCrossEntropy(centers, rebalancing_weights(prior, centers, config.get("uniform_mix", UNIFORM_MIX)))
-    else:
-        criterion = LOSSES[config["loss"]](config.get("log_eps", LOG_MSE_EPS))
+    criterion = make_loss(config, photos)
     step = 0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -394,133 +417,179 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
         step = int(checkpoint["step"])
     elif init is not None:
         _initialise_from(model, init, say)
-    if settings.device != "cpu":
-        model.to(settings.device)
-        optimizer.to(settings.device)
+    if device != "cpu":
+        model.to(device)
+        optimizer.to(device)
     distributed.broadcast_parameters(model, comm=comm)   # identical already (same seed or file); made certain
     distributed.synchronize_batch_norm(model, comm)
-    xp = nn.get_array_module(model.parameters()[0].data)
-    on_host = nn.backend.uses_cpu_strategy(xp)
-    work_dtype = model.parameters()[0].data.dtype
-    average = WeightAverage(model, config.get("ema_decay") or 0.0,
-                            checkpoint.get("ema") if checkpoint is not None else None)
-    # The averaged weights' own batch-norm statistics, from the same fixed batches at every
-    # checkpoint (a sampler of their own: the training crops and their order are untouched);
-    # a run from before this setting keeps the live network's.
-    calibration = (CalibrationBatches(photos, config, model_config["hints"])
-                   if average.enabled and config.get("bn_batches", 0) and lead else None)
-    best_gain = max((r["val_psnr"] - r["val_psnr_gray"] for r in _read_records(out / "metrics.jsonl", up_to=step)
-                     if "val_psnr" in r), default=-math.inf)
+    return model, optimizer, criterion, step
 
-    metrics_path = out / "metrics.jsonl"
-    records = _read_records(metrics_path, up_to=step)
-    if lead:
-        if overwrite and not resume and describe_run(out):
-            clear_run(out)
-            records = []
-            say(f"--overwrite: deleted the run that was in {out}")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "checkpoints").mkdir(exist_ok=True)
-        config_text = (json.dumps(config, indent=2) + "\n").encode()
-        write_atomically(out / "config.json", lambda handle: handle.write(config_text))
-        if resume_note:
-            records.append({"step": step, "resumed_with": resume_note})
-        _write_records(metrics_path, records)
 
-    def save_checkpoint(quick: bool = False):
-        # quick (after a Ctrl-C): no validation and no recalibration of the average's batch norm (it
-        # keeps the live network's statistics until the next checkpoint), so the stop takes a moment.
-        nonlocal best_gain
-        if not lead:
+def make_loss(config: dict, photos: PhotoSet):
+    """The criterion ``config["loss"]`` names (the bins head's class weights come from ``photos``)."""
+    if config["loss"] == "bins":
+        centers = ab_bins()                      # the read-out's centres, exactly (its buffer is ab / 110)
+        prior = class_prior(photos.images, centers)
+        return BinnedCrossEntropy(centers, rebalancing_weights(prior, centers, config.get("uniform_mix", UNIFORM_MIX)))
+    return LOSSES[config["loss"]](config.get("log_eps", LOG_MSE_EPS))
+
+
+class RunFolder:
+    """What a run writes (process 0 only): ``config.json``, ``metrics.jsonl``, ``loss.png`` and the
+    checkpoints, the best one also as ``best.npz``."""
+
+    def __init__(self, out: Path, config: dict, step: int, lead: bool, say, average, calibration, val_photos):
+        self.out, self.config, self.lead, self.say = out, config, lead, say
+        self.average, self.calibration, self.val_photos = average, calibration, val_photos
+        self.metrics = out / "metrics.jsonl"
+        self.records = _read_records(self.metrics, up_to=step)
+        self.best_gain = max((r["val_psnr"] - r["val_psnr_gray"] for r in self.records if "val_psnr" in r),
+                             default=-math.inf)
+        self.step = step
+
+    def start(self, fresh: bool, resume_note) -> None:
+        """Make the folder (emptied of an old run when ``fresh``) and write the configuration."""
+        if not self.lead:
             return
-        if calibration is not None and not quick:
-            say(f"step {step}: checkpoint: the average's batch-norm statistics over {config['bn_batches']} batches"
-                + (f", then validation on {len(val_photos)} photos" if val_photos else ""))
-        averaged = average.model(None if quick else calibration)
+        if fresh and describe_run(self.out):
+            clear_run(self.out)
+            self.records, self.best_gain = [], -math.inf
+            self.say(f"--overwrite: deleted the run that was in {self.out}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "checkpoints").mkdir(exist_ok=True)
+        config_text = (json.dumps(self.config, indent=2) + "\n").encode()
+        write_atomically(self.out / "config.json", lambda handle: handle.write(config_text))
+        if resume_note:
+            self.records.append({"step": self.step, "resumed_with": resume_note})
+        _write_records(self.metrics, self.records)
+
+    def log(self, record: dict) -> None:
+        self.records.append(record)
+        if self.lead:
+            _append_record(self.metrics, record)
+
+    def save(self, step: int, model, optimizer, quick: bool = False) -> None:
+        """Validate the averaged weights and write a checkpoint at ``step``.
+
+        ``quick`` (after a Ctrl-C): no validation and no recalibration of the average's batch norm
+        (it keeps the live network's statistics until the next checkpoint), so the stop takes a moment."""
+        if not self.lead:
+            return
+        config, val_photos = self.config, self.val_photos
+        if self.calibration is not None and not quick:
+            self.say(f"step {step}: checkpoint: the average's batch-norm statistics over {config['bn_batches']} "
+                     "batches" + (f", then validation on {len(val_photos)} photos" if val_photos else ""))
+        averaged = self.average.model(None if quick else self.calibration)
         record = _validate(averaged, val_photos, step, config["val_size"]) if val_photos and not quick else None
         if record:
-            records.append(record)
-            _append_record(metrics_path, record)
+            self.log(record)
             guided = (f"; with 10 hints {record['val_psnr_hints']:.2f} dB" if "val_psnr_hints" in record else "")
-            say(f"step {step}: validation PSNR {record['val_psnr']:.2f} dB "
-                f"(grayscale {record['val_psnr_gray']:.2f} dB, {record['val_above_gray']} of {len(val_photos)} "
-                f"photos above it){guided}, colourfulness {record['val_colorfulness']:.1f} "
-                f"of {record['val_colorfulness_truth']:.1f}")
+            self.say(f"step {step}: validation PSNR {record['val_psnr']:.2f} dB "
+                     f"(grayscale {record['val_psnr_gray']:.2f} dB, {record['val_above_gray']} of {len(val_photos)} "
+                     f"photos above it){guided}, colourfulness {record['val_colorfulness']:.1f} "
+                     f"of {record['val_colorfulness_truth']:.1f}")
         state = {"format": "colorize-checkpoint", "config": config, "step": step,
                  "model": {k: v for k, v in model.state_dict().items()}, "optimizer": optimizer.state_dict(),
                  "rng": {"seed": config["seed"], "next_step": step}}
-        if average.enabled:
-            state["ema"] = {**averaged.state_dict(), "updates": np.int64(average.updates)}
-        nn.save(out / "checkpoints" / f"step-{step:08d}.npz", state)
-        if record and record["val_psnr"] - record["val_psnr_gray"] > best_gain:
-            best_gain = record["val_psnr"] - record["val_psnr_gray"]
-            nn.save(out / "checkpoints" / "best.npz", state)
-        prune_checkpoints(out / "checkpoints", config["keep_checkpoints"])
-        _plot(records, out / "loss.png")
+        if self.average.enabled:
+            state["ema"] = {**averaged.state_dict(), "updates": np.int64(self.average.updates)}
+        nn.save(self.out / "checkpoints" / f"step-{step:08d}.npz", state)
+        if record and record["val_psnr"] - record["val_psnr_gray"] > self.best_gain:
+            self.best_gain = record["val_psnr"] - record["val_psnr_gray"]
+            nn.save(self.out / "checkpoints" / "best.npz", state)
+        prune_checkpoints(self.out / "checkpoints", config["keep_checkpoints"])
+        _plot(self.records, self.out / "loss.png")
 
-    bar = _progress_bar(total, step, progress and lead)
-    window_start, window_images, window_wait, window_pause = time.perf_counter(), 0, 0.0, 0.0
-    last_saved = step if checkpoint is not None else None
-    stop_at = total if stop_after is None else min(total, step + stop_after)
-    # The next step's crops are cut in a background thread while this step computes (Pillow and
-    # BLAS release the GIL); batches stay a pure function of (seed, step), so nothing changes but time.
-    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crops")
-    upcoming = prefetch.submit(sampler.batch, step, shares)
-    with _StopRequest() as stop, prefetch:
-        while step < stop_at:
-            waited = time.perf_counter()
-            inputs, targets = upcoming.result()
-            window_wait += time.perf_counter() - waited
-            if step + 1 < stop_at:
-                upcoming = prefetch.submit(sampler.batch, step + 1, shares)
-            inputs, targets = xp.asarray(inputs, dtype=work_dtype), xp.asarray(targets, dtype=work_dtype)
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):    # a divergence is caught below
-                loss, stopping = gradients(model, criterion, inputs, targets, comm, stop)
-            # Reading the loss back waits for a GPU: there it is read when it is logged or saved
-            # (a divergence is then caught within log_every steps, before any checkpoint).
-            if on_host or (step + 1) % config["log_every"] == 0 or (step + 1) % config["checkpoint_every"] == 0 \
-                    or step + 1 == stop_at or stopping:
-                value = float(loss)
-                if not math.isfinite(value):
+
+class _Loop:
+    """The optimizer steps: batches (cut a step ahead in a thread), gradients, the learning-rate
+    schedule, divergence checks, logging, checkpoints, Ctrl-C."""
+
+    def __init__(self, model, optimizer, criterion, config: dict, comm, total: int, folder: RunFolder):
+        self.model, self.optimizer, self.criterion = model, optimizer, criterion
+        self.config, self.comm, self.total, self.folder = config, comm, total, folder
+        self.xp = nn.get_array_module(model.parameters()[0].data)
+        self.on_host = nn.backend.uses_cpu_strategy(self.xp)
+        self.dtype = model.parameters()[0].data.dtype
+
+    def _reads_back(self, step: int, stop_at: int, stopping: bool) -> bool:
+        """Whether this step reads the loss and weights back: every step on the host; on a GPU, which
+        waits for it, only when it logs or saves (a divergence is then caught within log_every
+        steps, before any checkpoint)."""
+        config = self.config
+        return (self.on_host or (step + 1) % config["log_every"] == 0 or (step + 1) % config["checkpoint_every"] == 0
+                or step + 1 == stop_at or stopping)
+
+    def run(self, sampler, shares, step: int, stop_after, progress: bool, resumed: bool) -> list[dict]:
+        config, folder, optimizer = self.config, self.folder, self.optimizer
+        bar = _progress_bar(self.total, step, progress)
+        window = _Window()
+        last_saved = step if resumed else None
+        stop_at = self.total if stop_after is None else min(self.total, step + stop_after)
+        when = "at" if self.on_host else "by"
+        # The next step's crops are cut in a background thread while this step computes (Pillow and
+        # BLAS release the GIL); batches stay a pure function of (seed, step), so nothing changes but time.
+        prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crops")
+        upcoming = prefetch.submit(sampler.batch, step, shares)
+        with _StopRequest() as stop, prefetch:
+            while step < stop_at:
+                waited = time.perf_counter()
+                inputs, targets = upcoming.result()
+                window.wait += time.perf_counter() - waited
+                if step + 1 < stop_at:
+                    upcoming = prefetch.submit(sampler.batch, step + 1, shares)
+                inputs, targets = self.xp.asarray(inputs, dtype=self.dtype), self.xp.asarray(targets, dtype=self.dtype)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):    # a divergence is caught below
+                    loss, stopping = gradients(self.model, self.criterion, inputs, targets, self.comm, stop)
+                reads_back = self._reads_back(step, stop_at, stopping)
+                if reads_back:
+                    value = float(loss)
+                    if not math.isfinite(value):
+                        bar.close()
+                        raise _diverged(f"the loss became {value}", when, step, last_saved, config)
+                optimizer.lr = nn.scheduled_lr(step, self.total, config["lr"], config.get("warmup", 0),
+                                               config.get("lr_decay", "constant"))
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # overflow is caught just below
+                    optimizer.step()
+                if reads_back and not _finite(self.model):
                     bar.close()
-                    raise _diverged(f"the loss became {value}", "at" if on_host else "by", step, last_saved, config)
-            optimizer.lr = nn.scheduled_lr(step, total, config["lr"], config.get("warmup", 0),
-                                           config.get("lr_decay", "constant"))
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # overflow is caught just below
-                optimizer.step()
-            if (on_host or step + 1 == stop_at or (step + 1) % config["log_every"] == 0
-                    or (step + 1) % config["checkpoint_every"] == 0 or stopping) and not _finite(model):
-                bar.close()
-                raise _diverged("the weights or batch-norm statistics became infinite or NaN",
-                                "at" if on_host else "by", step, last_saved, config)
-            average.update()
-            step += 1
-            window_images += config["batch_size"]
-            bar.update(1)
-            if step % config["log_every"] == 0 or step == stop_at:
-                elapsed = time.perf_counter() - window_start - window_pause
-                record = {"step": step, "loss": value, "lr": optimizer.lr,
-                          "images_per_s": window_images / max(elapsed, 1e-9),
-                          "data_wait": window_wait / max(elapsed, 1e-9), "time": time.time()}
-                records.append(record)
-                if lead:
-                    _append_record(metrics_path, record)
-                bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
-                window_start, window_images, window_wait, window_pause = time.perf_counter(), 0, 0.0, 0.0
-            if comm.size == 1:             # one process sees a Ctrl-C up to the end of the step
-                stopping = stop.requested
-            if step % config["checkpoint_every"] == 0 or step == stop_at or stopping:
-                saving = time.perf_counter()
-                save_checkpoint(quick=not (step % config["checkpoint_every"] == 0 or step == stop_at))
-                window_pause += time.perf_counter() - saving        # speeds are of training, not checkpoints
-                last_saved = step
-                if stopping:
-                    bar.close()
-                    raise TrainingInterrupted(step)
-    bar.close()
-    if last_saved != step:
-        save_checkpoint()
-    return records
+                    raise _diverged("the weights or batch-norm statistics became infinite or NaN", when, step,
+                                    last_saved, config)
+                folder.average.update()
+                step += 1
+                window.images += config["batch_size"]
+                bar.update(1)
+                if step % config["log_every"] == 0 or step == stop_at:
+                    record = {"step": step, "loss": value, "lr": optimizer.lr, **window.rates(), "time": time.time()}
+                    folder.log(record)
+                    bar.set_postfix(loss=f"{value:.4f}", img_s=f"{record['images_per_s']:.1f}")
+                    window = _Window()
+                if self.comm.size == 1:             # one process sees a Ctrl-C up to the end of the step
+                    stopping = stop.requested
+                regular = step % config["checkpoint_every"] == 0 or step == stop_at
+                if regular or stopping:
+                    saving = time.perf_counter()
+                    folder.save(step, self.model, optimizer, quick=not regular)
+                    window.pause += time.perf_counter() - saving        # speeds are of training, not checkpoints
+                    last_saved = step
+                    if stopping:
+                        bar.close()
+                        raise TrainingInterrupted(step)
+        bar.close()
+        if last_saved != step:
+            folder.save(step, self.model, optimizer)
+        return folder.records
+
+
+class _Window:
+    """Images and seconds since the last logged step: the speed a record reports."""
+
+    def __init__(self):
+        self.start, self.images, self.wait, self.pause = time.perf_counter(), 0, 0.0, 0.0
+
+    def rates(self) -> dict:
+        elapsed = max(time.perf_counter() - self.start - self.pause, 1e-9)
+        return {"images_per_s": self.images / elapsed, "data_wait": self.wait / elapsed}
 
 
 def _finite(model) -> bool:
