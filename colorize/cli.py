@@ -343,43 +343,25 @@ def _collect_inputs(inputs: list[str], output: Path | None = None) -> list[tuple
 
 
 def run_predict(args) -> int:
+    """Everything that can be wrong with the command is said before the network runs; then each
+    file is colorized, a file that fails is reported and the others go on."""
     output = Path(args.output)
     files = _collect_inputs(args.inputs, output)
     if not files:
         raise ValueError("no image files found in the inputs")
-    # A folder of results when there are several inputs, or the output is a folder (existing, or
-    # written with a trailing slash); otherwise one file, whose extension must be an image format.
-    as_folder = (len(files) > 1 or len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() or output.is_dir()
-                 or args.output.endswith(("/", os.sep)))
-    if not as_folder and output.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise UsageError(f"-o {args.output}: {'no' if not output.suffix else 'unknown'} image extension "
-                         f"{output.suffix!r}: use one of {', '.join(sorted(IMAGE_EXTENSIONS))} "
-                         "(or end the path with / for a folder of results)")
-    single = not as_folder
-    if single and args.format:
-        raise UsageError("--format is for folder output; for one file the output's extension decides")
-    if not 1 <= args.quality <= 100:
-        raise UsageError(f"--quality must be 1-100, got {args.quality}")
-    if not single and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
-        raise UsageError(f"{len(files)} input files (or a folder) need an output folder, not {output.name!r}")
+    single = _single_output(args, files, output)
 
     def target_of(source: Path, relative: Path) -> Path:
         if single:
             return output
         return output / relative.with_suffix(f".{args.format}" if args.format else source.suffix.lower())
 
+    pairs = [(source, target_of(source, relative)) for source, relative in files]
     try:
-        pairs = [(source, target_of(source, relative)) for source, relative in files]
         check_outputs(pairs + ([(files[0][0], Path(args.show_hints))] if args.show_hints else []), args.overwrite)
     except OutputConflict as error:
         raise UsageError(str(error)) from None
-    from enhance.operations import OperationError, apply, check_operations, parse_operation
-
-    try:
-        operations = [parse_operation(text) for chunk in args.enhance for text in chunk.split()]
-        check_operations(operations)
-    except OperationError as error:
-        raise UsageError(f"--enhance: {error}") from None
+    operations = _enhance_operations(args.enhance)
     hints_for = _hint_source(args, files, single)
     if args.show_hints and not single:
         raise UsageError("--show-hints draws the points of one input file; give one input file")
@@ -390,40 +372,13 @@ def run_predict(args) -> int:
     for folder in sorted({target.parent for _, target in pairs}):      # where the results go, checked first
         check_writable_folder(folder)
     if args.device == "cpu":             # a working size that cannot fit is said before anything runs
-        for source, _ in files:
-            try:
-                with Image.open(source) as header:
-                    check_working_memory(header.height, header.width, args.size)
-            except MemoryError as error:
-                raise UsageError(f"{source}: {error}") from None
-            except (OSError, ValueError, Image.DecompressionBombError):
-                pass                      # unreadable: reported with the other failures below
-    failures, told_about_colour = [], False
+        _check_memory(files, args.size)
+    failures, note = [], _ColourNote()
     comm = distributed.world()        # under mpiexec -n N each process takes every N-th file
-    mine = files[comm.rank::comm.size]
-    for source, relative in _progress(mine, "colorizing"):
+    for source, relative in _progress(files[comm.rank::comm.size], "colorizing"):
         target = target_of(source, relative)
         try:
-            image = read_image(source)
-            hints = hints_for(source, relative)
-            if hints and single:   # a point outside the one image is a usage error: nothing is written
-                try:
-                    check_hints(hints, *image.shape[:2])
-                except ValueError as error:
-                    raise UsageError(f"{source}: {error}") from None
-            if image.ndim == 3 and image.shape[2] >= 3 and not told_about_colour:
-                if colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
-                    print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
-                    told_about_colour = True
-            result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
-                              dtype=np.uint16 if image.dtype == np.uint16 else np.uint8, vividness=args.vividness)
-            try:
-                write_image(target, apply(result, operations), quality=args.quality,
-                            metadata=read_metadata(source, keep_gps=args.keep_gps))
-            except OSError as error:        # the place, not the file: every later file would fail too
-                raise OutputUnwritable(f"cannot write {target}: {error.strerror or error}") from None
-            if args.show_hints:
-                write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
+            _predict_one(args, model, source, target, hints_for(source, relative), single, operations, note)
             if comm.size == 1:
                 print(f"{source} -> {target}")
         except (UsageError, OutputUnwritable):
@@ -432,6 +387,83 @@ def run_predict(args) -> int:
             failures.append(source)
             print(f"failed: {source}: {error}", file=sys.stderr)
     return distributed.finish_files("colorized", len(files), len(failures), comm)
+
+
+def _single_output(args, files, output: Path) -> bool:
+    """Whether the output is one file (else a folder), with the usage errors of that choice.
+
+    A folder of results when there are several inputs, or the output is a folder (existing, or
+    written with a trailing slash); otherwise one file, whose extension must be an image format."""
+    as_folder = (len(files) > 1 or len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() or output.is_dir()
+                 or args.output.endswith(("/", os.sep)))
+    if not as_folder and output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UsageError(f"-o {args.output}: {'no' if not output.suffix else 'unknown'} image extension "
+                         f"{output.suffix!r}: use one of {', '.join(sorted(IMAGE_EXTENSIONS))} "
+                         "(or end the path with / for a folder of results)")
+    if not as_folder and args.format:
+        raise UsageError("--format is for folder output; for one file the output's extension decides")
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be 1-100, got {args.quality}")
+    if as_folder and output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+        raise UsageError(f"{len(files)} input files (or a folder) need an output folder, not {output.name!r}")
+    return not as_folder
+
+
+def _enhance_operations(chunks: list[str]) -> list:
+    """``--enhance`` texts as checked operations (UsageError naming the first that cannot run)."""
+    from enhance.operations import OperationError, check_operations, parse_operation
+
+    try:
+        operations = [parse_operation(text) for chunk in chunks for text in chunk.split()]
+        check_operations(operations)
+    except OperationError as error:
+        raise UsageError(f"--enhance: {error}") from None
+    return operations
+
+
+def _check_memory(files, size: int) -> None:
+    """UsageError for the first input whose working size would not fit in memory (read from its header)."""
+    for source, _ in files:
+        try:
+            with Image.open(source) as header:
+                check_working_memory(header.height, header.width, size)
+        except MemoryError as error:
+            raise UsageError(f"{source}: {error}") from None
+        except (OSError, ValueError, Image.DecompressionBombError):
+            pass                      # unreadable: reported with the other failures
+
+
+class _ColourNote:
+    """Says once that colour input loses its colour."""
+
+    def __init__(self):
+        self.told = False
+
+    def check(self, image) -> None:
+        if not self.told and image.ndim == 3 and image.shape[2] >= 3 and colorfulness(to_rgb_uint8(image)[::8, ::8]) > 1.0:
+            print("note: colour input: its colour is replaced by the model's prediction", file=sys.stderr)
+            self.told = True
+
+
+def _predict_one(args, model, source: Path, target: Path, hints, single: bool, operations, note: _ColourNote) -> None:
+    from enhance.operations import apply
+
+    image = read_image(source)
+    if hints and single:   # a point outside the one image is a usage error: nothing is written
+        try:
+            check_hints(hints, *image.shape[:2])
+        except ValueError as error:
+            raise UsageError(f"{source}: {error}") from None
+    note.check(image)
+    result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
+                      dtype=np.uint16 if image.dtype == np.uint16 else np.uint8, vividness=args.vividness)
+    try:
+        write_image(target, apply(result, operations), quality=args.quality,
+                    metadata=read_metadata(source, keep_gps=args.keep_gps))
+    except OSError as error:        # the place, not the file: every later file would fail too
+        raise OutputUnwritable(f"cannot write {target}: {error.strerror or error}") from None
+    if args.show_hints:
+        write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
 
 
 def _hint_source(args, files, single):
