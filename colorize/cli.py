@@ -536,6 +536,25 @@ def run_evaluate(args) -> int:
         raise ValueError(f"no image files found in {args.data}")
     model = _load(args)
     _readout_settings(model, args)
+    photos = _colour_photos(paths, args.data)
+    result = evaluate_photos(model, _progress(photos, "scoring"), size=args.size, hint_points=args.hint_points)
+    _print_scores(result, args.hint_points)
+    folder = Path(args.data) if Path(args.data).is_dir() else Path(args.data).parent
+    categories = find_categories(folder, paths, args.categories)
+    summary = category_summary(result["images"], categories) if categories else []
+    _print_categories(summary, "psnr_hints" in result["mean"])
+    if args.json:
+        images = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}   # NaN: null
+                  for r in result["images"]]
+        Path(args.json).write_text(json.dumps({"images": images, "mean": result["mean"], "categories": summary},
+                                              indent=2, allow_nan=False) + "\n")
+    if args.grid:
+        save_grid(result["panels"], args.grid)
+    return 0
+
+
+def _colour_photos(paths, where) -> list[tuple[str, np.ndarray]]:
+    """``(name, uint8 RGB)`` of every readable colour photo among ``paths`` (the others said and skipped)."""
     photos = []
     for path in _progress(paths, "reading"):
         try:
@@ -548,10 +567,13 @@ def run_evaluate(args) -> int:
             continue
         photos.append((path.name, rgb))
     if not photos:
-        raise ValueError(f"none of the {len(paths)} image files in {args.data} is a readable colour photo")
-    result = evaluate_photos(model, _progress(photos, "scoring"), size=args.size, hint_points=args.hint_points)
+        raise ValueError(f"none of the {len(paths)} image files in {where} is a readable colour photo")
+    return photos
+
+
+def _print_scores(result: dict, hint_points: int) -> None:
     guided = "psnr_hints" in result["mean"]
-    hint_header = f" {f'{args.hint_points} hints':>9}" if guided else ""
+    hint_header = f" {f'{hint_points} hints':>9}" if guided else ""
     print(f"{'image':<28} {'PSNR':>7} {'gray':>7} {'gain':>6}{hint_header} {'ab RMSE':>8} {'colourful':>9} {'truth':>7} "
           f"{'chroma':>7} {'tint':>5}")
 
@@ -573,26 +595,19 @@ def run_evaluate(args) -> int:
     print(f"chroma {mean['chroma_ratio']:.0%} of the truth's (mean over photos); overall tint within 45° on "
           f"{mean['tint_within_45']} of the {mean['tinted_photos']} photos with a clear tint (mean |ab| vector >= 4)")
     if guided:
-        print(f"with {args.hint_points} hints from the truth: {mean['psnr_hints'] - mean['psnr_gray']:+.2f} dB "
+        print(f"with {hint_points} hints from the truth: {mean['psnr_hints'] - mean['psnr_gray']:+.2f} dB "
               f"over grayscale")
-    folder = Path(args.data) if Path(args.data).is_dir() else Path(args.data).parent
-    categories = find_categories(folder, paths, args.categories)
-    summary = category_summary(result["images"], categories) if categories else []
-    if summary:
-        hint_column = f" {'with hints':>10}" if guided else ""
-        print(f"\n{'category':<16} {'photos':>6} {'gain':>7} {'above gray':>10}{hint_column}")
-        for row in summary:
-            hinted = f" {row['gain_hints']:+10.2f}" if guided else ""
-            print(f"{row['category'][:16]:<16} {row['photos']:>6} {row['gain']:+7.2f} "
-                  f"{row['above_gray']:>4} of {row['photos']:<3}{hinted}")
-    if args.json:
-        images = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}   # NaN: null
-                  for r in result["images"]]
-        Path(args.json).write_text(json.dumps({"images": images, "mean": mean, "categories": summary},
-                                              indent=2, allow_nan=False) + "\n")
-    if args.grid:
-        save_grid(result["panels"], args.grid)
-    return 0
+
+
+def _print_categories(summary: list[dict], guided: bool) -> None:
+    if not summary:
+        return
+    hint_column = f" {'with hints':>10}" if guided else ""
+    print(f"\n{'category':<16} {'photos':>6} {'gain':>7} {'above gray':>10}{hint_column}")
+    for row in summary:
+        hinted = f" {row['gain_hints']:+10.2f}" if guided else ""
+        print(f"{row['category'][:16]:<16} {row['photos']:>6} {row['gain']:+7.2f} "
+              f"{row['above_gray']:>4} of {row['photos']:<3}{hinted}")
 
 
 def run_summary(args) -> int:

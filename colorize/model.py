@@ -78,26 +78,8 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
     configuration rebuilds its own network.  ``temperature`` is the bins head's read-out
     (default :data:`colorize.bins.TEMPERATURE`); the regression head has none.
     """
-    if not isinstance(hidden_layers, (int, np.integer)) or hidden_layers < 6:
-        raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
-    if not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be a positive integer, got {width!r}")
-    if norm not in ("batch", "none"):
-        raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-    for name, value in (("hints", hints), ("skips", skips), ("context", context)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {value!r}")
-    if not (isinstance(shrink, (int, float, np.floating)) and 0 <= shrink < AB_SCALE):
-        raise ValueError(f"shrink must be a chroma in Lab units in [0, {AB_SCALE:g}), got {shrink!r}")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
-    check_vividness(vividness)
-    if head == "regression" and temperature is not None:
-        raise ValueError("temperature is a setting of the bins head; the regression head has none")
-    if head == "bins":
-        temperature = TEMPERATURE if temperature is None else temperature
-        if not (isinstance(temperature, (int, float, np.floating)) and 0 < temperature <= 10):
-            raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
+    _check_network(hidden_layers, width, norm, hints, skips, context)
+    temperature = _check_readout(shrink, head, temperature, vividness)
     config = {"hidden_layers": int(hidden_layers), "width": int(width), "norm": norm,
               "hints": bool(hints), "skips": bool(skips)}
     if context:         # only where it is on, so a configuration without it reads as before
@@ -109,6 +91,35 @@ def check_config(hidden_layers: int, width: int, norm: str, hints: bool = False,
     if vividness:
         config["vividness"] = float(vividness)
     return config
+
+
+def _check_network(hidden_layers, width, norm, hints, skips, context) -> None:
+    if not isinstance(hidden_layers, (int, np.integer)) or hidden_layers < 6:
+        raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
+    if not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    if norm not in ("batch", "none"):
+        raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
+    for name, value in (("hints", hints), ("skips", skips), ("context", context)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_readout(shrink, head, temperature, vividness):
+    """Check the head and the output's settings without weights; return the temperature (the bins
+    head's default filled in)."""
+    if not (isinstance(shrink, (int, float, np.floating)) and 0 <= shrink < AB_SCALE):
+        raise ValueError(f"shrink must be a chroma in Lab units in [0, {AB_SCALE:g}), got {shrink!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
+    check_vividness(vividness)
+    if head == "regression" and temperature is not None:
+        raise ValueError("temperature is a setting of the bins head; the regression head has none")
+    if head == "bins":
+        temperature = TEMPERATURE if temperature is None else temperature
+        if not (isinstance(temperature, (int, float, np.floating)) and 0 < temperature <= 10):
+            raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
+    return temperature
 
 
 def check_vividness(vividness) -> float:

@@ -222,10 +222,17 @@ class TrainingSettings:
 
     def check(self) -> None:
         """ValueError naming the first setting that cannot work."""
+        self._check_length()
+        self._check_optimisation()
+        self._check_run()
+
+    def _check_length(self) -> None:
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of steps and epochs")
         if self.steps is not None and self.steps < 1 or self.epochs is not None and not self.epochs > 0:
             raise ValueError(f"steps and epochs must be positive, got steps={self.steps}, epochs={self.epochs}")
+
+    def _check_optimisation(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for label, value in (("log_eps", self.log_eps), ("learning rate", self.lr)):
@@ -235,14 +242,16 @@ class TrainingSettings:
             raise ValueError(f"lr_decay must be one of {', '.join(SCHEDULES)}, got {self.lr_decay!r}")
         if not (isinstance(self.warmup, int) and self.warmup >= 0):
             raise ValueError(f"warmup must be a whole number of steps >= 0, got {self.warmup!r}")
-        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
-            raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
         if not (isinstance(self.uniform_mix, (int, float)) and 0 <= self.uniform_mix <= 1):
             raise ValueError(f"uniform_mix must be in [0, 1], got {self.uniform_mix!r}")
         if not (0 <= self.weight_decay < 1):
             raise ValueError(f"weight_decay must be in [0, 1), got {self.weight_decay}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+    def _check_run(self) -> None:
+        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
+            raise ValueError("checkpoint_every and keep_checkpoints must be >= 1")
         check_light_jitter(self.light_jitter)
         if not (isinstance(self.bn_batches, int) and self.bn_batches >= 0):
             raise ValueError(f"bn_batches must be a whole number >= 0, got {self.bn_batches!r}")
