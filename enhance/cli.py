@@ -89,6 +89,26 @@ def run_hdr_merge(argv) -> int:
     parser.add_argument("--save-radiance", metavar="FILE", help="also save the radiance map: .hdr (Radiance RGBE) or .npy (float32)")
     parser.add_argument("--overwrite", action="store_true", help="allow the output to be one of the input files")
     args = parser.parse_args(argv)
+    _check_hdr_arguments(args)
+    images = [_bracket_image(path) for path in args.images]
+    times = _exposure_times(args, exposure_time)
+    try:
+        result, radiance = _merge(hdr_merge, args, images, times)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    write_image(args.output, result)
+    print(f"wrote {args.output}")
+    if args.save_radiance:
+        if args.save_radiance.lower().endswith(".hdr"):
+            write_radiance_hdr(args.save_radiance, radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, 2))
+        else:
+            data = radiance.astype(np.float32)
+            write_atomically(args.save_radiance, lambda handle: np.save(handle, data, allow_pickle=False))
+        print(f"wrote {args.save_radiance}")
+    return 0
+
+
+def _check_hdr_arguments(args) -> None:
     if args.save_radiance and Path(args.save_radiance).suffix.lower() not in (".hdr", ".npy"):
         raise UsageError("--save-radiance writes .hdr (Radiance RGBE) or .npy files")
     if args.save_radiance and args.method == "mertens":
@@ -103,51 +123,40 @@ def run_hdr_merge(argv) -> int:
                       args.overwrite, merged=True)
     except OutputConflict as error:
         raise UsageError(str(error)) from None
-    images = []
-    for path in args.images:
-        image = read_image(path)
-        if image.dtype != np.uint8:
-            raise UsageError(f"{path}: hdr-merge takes 8-bit images, this one is {image.dtype}")
-        if image.ndim == 3 and image.shape[2] == 4:
-            image = image[..., :3]
-        images.append(image)
+
+
+def _bracket_image(path):
+    image = read_image(path)
+    if image.dtype != np.uint8:
+        raise UsageError(f"{path}: hdr-merge takes 8-bit images, this one is {image.dtype}")
+    return image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+
+
+def _exposure_times(args, exposure_time):
+    """--times, or the files' EXIF exposure times for the radiance methods (None for Mertens fusion)."""
     if args.times:
-        times = [_parse_time(t) for t in args.times]
-    elif args.method == "mertens":
-        times = None
-    else:
-        times = [exposure_time(path) for path in args.images]
-        if None in times:
-            missing = args.images[times.index(None)]
-            raise UsageError(f"{missing} has no EXIF exposure time: give --times")
-    try:
-        if args.method == "mertens":
-            hdr_merge.check_bracket(images, times)
-            result = np.clip(hdr_merge.merge_mertens(images), 0, 1)
-            radiance = None
-        else:
-            calibrate = hdr_merge.calibrate_debevec if args.method == "debevec" else hdr_merge.calibrate_robertson
-            merge = hdr_merge.merge_debevec if args.method == "debevec" else hdr_merge.merge_robertson
-            response = calibrate(images, times)
-            radiance = merge(images, times, response)
-            colour = radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, axis=2)
-            mapper = {"reinhard": hdr_merge.tonemap_reinhard, "drago": hdr_merge.tonemap_drago,
-                      "mantiuk": hdr_merge.tonemap_mantiuk, "linear": hdr_merge.tonemap}[args.tonemap]
-            result = mapper(colour, args.gamma)
-            if radiance.ndim == 2:
-                result = result[..., 0]
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from None
-    write_image(args.output, result)
-    print(f"wrote {args.output}")
-    if args.save_radiance:
-        if args.save_radiance.lower().endswith(".hdr"):
-            write_radiance_hdr(args.save_radiance, radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, 2))
-        else:
-            data = radiance.astype(np.float32)
-            write_atomically(args.save_radiance, lambda handle: np.save(handle, data, allow_pickle=False))
-        print(f"wrote {args.save_radiance}")
-    return 0
+        return [_parse_time(t) for t in args.times]
+    if args.method == "mertens":
+        return None
+    times = [exposure_time(path) for path in args.images]
+    if None in times:
+        raise UsageError(f"{args.images[times.index(None)]} has no EXIF exposure time: give --times")
+    return times
+
+
+def _merge(hdr_merge, args, images, times):
+    """``(displayable result, radiance map or None)`` by ``args.method`` and ``args.tonemap``."""
+    if args.method == "mertens":
+        hdr_merge.check_bracket(images, times)
+        return np.clip(hdr_merge.merge_mertens(images), 0, 1), None
+    calibrate = hdr_merge.calibrate_debevec if args.method == "debevec" else hdr_merge.calibrate_robertson
+    merge = hdr_merge.merge_debevec if args.method == "debevec" else hdr_merge.merge_robertson
+    radiance = merge(images, times, calibrate(images, times))
+    colour = radiance if radiance.ndim == 3 else np.repeat(radiance[..., None], 3, axis=2)
+    mapper = {"reinhard": hdr_merge.tonemap_reinhard, "drago": hdr_merge.tonemap_drago,
+              "mantiuk": hdr_merge.tonemap_mantiuk, "linear": hdr_merge.tonemap}[args.tonemap]
+    result = mapper(colour, args.gamma)
+    return (result[..., 0] if radiance.ndim == 2 else result), radiance
 
 
 CHAIN_LAYERS = ("brightness", "contrast", "saturation", "gamma", "tone", "rgb", "log", "unsharp")
