@@ -142,33 +142,11 @@ def read_image(path) -> np.ndarray:
     empty, truncated or corrupt, or is so large that Pillow's
     decompression-bomb guard refuses it.
     """
-    if isinstance(path, (bytes, bytearray)) or hasattr(path, "read"):
-        name = getattr(path, "filename", None) or getattr(path, "name", None) or "the image data"
-        data = bytes(path) if isinstance(path, (bytes, bytearray)) else path.read()
-        source = io.BytesIO(data)
-        path = repr(str(name)) if name != "the image data" else name
-        if not data:
-            raise ImageError(f"{path} is empty (0 bytes)")
-    else:
-        path = source = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        if path.is_dir():
-            raise ImageError(f"{path} is a folder, not an image file")
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path} is empty (0 bytes)")
+    path, source = _image_source(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                if image.width * image.height > 0 and _is_16bit_colour(source, image):
-                    array = _read_16bit_colour(path, source, image)
-                    if array is not None:
-                        return np.ascontiguousarray(array)
-                image.load()
-                image = ImageOps.exif_transpose(image) or image
-                image = _to_array_mode(image)
-                array = np.asarray(image)
+            array = _decode(path, source)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path} is too large to open safely: images above {Image.MAX_IMAGE_PIXELS:,} "
                          "pixels are refused") from None
@@ -184,6 +162,38 @@ def read_image(path) -> np.ndarray:
     elif array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("="))
     return np.ascontiguousarray(array)
+
+
+def _image_source(path):
+    """``(name for messages, what Pillow opens)`` for a path or the image's bytes; the errors of an
+    absent, empty or folder path."""
+    if isinstance(path, (bytes, bytearray)) or hasattr(path, "read"):
+        name = getattr(path, "filename", None) or getattr(path, "name", None) or "the image data"
+        data = bytes(path) if isinstance(path, (bytes, bytearray)) else path.read()
+        label = repr(str(name)) if name != "the image data" else name
+        if not data:
+            raise ImageError(f"{label} is empty (0 bytes)")
+        return label, io.BytesIO(data)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes)")
+    return path, path
+
+
+def _decode(path, source) -> np.ndarray:
+    """Pillow's decoding of ``source`` (16-bit colour through the 16bit extra, EXIF orientation applied)."""
+    with Image.open(source) as image:
+        if image.width * image.height > 0 and _is_16bit_colour(source, image):
+            array = _read_16bit_colour(path, source, image)
+            if array is not None:
+                return array
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        return np.asarray(_to_array_mode(image))
 
 
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP",
@@ -270,17 +280,9 @@ def write_image(path: str | os.PathLike, array, quality: int = 95, metadata: Pho
         array = array[:, :, 0]
     channels = 1 if array.ndim == 2 else array.shape[2]
     if array.dtype == np.uint16 and channels in (3, 4) and image_format in ("PNG", "TIFF"):
-        codecs = _sixteen_bit_codecs()
-        if codecs is not None:
-            imagecodecs, tifffile = codecs
-            array = np.ascontiguousarray(array)
-            if image_format == "PNG":
-                encoded = imagecodecs.png_encode(array)
-                return write_atomically(path, lambda handle: handle.write(encoded))
-            alpha = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
-            return write_atomically(path, lambda handle: tifffile.imwrite(
-                handle, array, photometric="rgb", compression="zlib", **alpha))
-        warnings.warn(f"{path}: 16-bit colour written as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=2)
+        written = _write_16bit_colour(path, array, image_format, channels)
+        if written is not None:
+            return written
     if array.dtype == np.uint16 and channels == 1 and image_format in ("PNG", "TIFF"):
         image = Image.fromarray(np.ascontiguousarray(array))  # uint16 (H, W) -> mode I;16
     else:
@@ -291,13 +293,35 @@ def write_image(path: str | os.PathLike, array, quality: int = 95, metadata: Pho
         image = Image.fromarray(np.ascontiguousarray(array))  # uint8: L, LA, RGB or RGBA by shape
     if not 1 <= quality <= 100:
         raise ImageError(f"quality must be 1-100, got {quality}")
-    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
-    if metadata is not None:
-        if metadata.exif and image_format in ("JPEG", "PNG", "WEBP", "TIFF"):
-            options["exif"] = metadata.exif
-        if _icc_fits(metadata.icc_profile, channels) and image_format in ("JPEG", "PNG", "WEBP", "TIFF"):
-            options["icc_profile"] = metadata.icc_profile
+    options = _save_options(image_format, quality, metadata, channels)
     return write_atomically(path, lambda handle: image.save(handle, format=image_format, **options))
+
+
+def _write_16bit_colour(path: Path, array, image_format: str, channels: int) -> Path | None:
+    """16-bit RGB(A) PNG or TIFF through the 16bit extra; None (with a warning) without it."""
+    codecs = _sixteen_bit_codecs()
+    if codecs is None:
+        warnings.warn(f"{path}: 16-bit colour written as 8 bits; {_SIXTEEN_BIT_HINT}", PrecisionWarning, stacklevel=3)
+        return None
+    imagecodecs, tifffile = codecs
+    array = np.ascontiguousarray(array)
+    if image_format == "PNG":
+        encoded = imagecodecs.png_encode(array)
+        return write_atomically(path, lambda handle: handle.write(encoded))
+    alpha = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
+    return write_atomically(path, lambda handle: tifffile.imwrite(
+        handle, array, photometric="rgb", compression="zlib", **alpha))
+
+
+def _save_options(image_format: str, quality: int, metadata, channels: int) -> dict:
+    """Pillow's save options: the quality (JPEG, WebP), the EXIF and a matching ICC profile."""
+    options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+    if metadata is not None and image_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+        if metadata.exif:
+            options["exif"] = metadata.exif
+        if _icc_fits(metadata.icc_profile, channels):
+            options["icc_profile"] = metadata.icc_profile
+    return options
 
 
 def write_figure(path: str | os.PathLike, figure) -> Path:
