@@ -123,13 +123,8 @@ def write_atomically(path: str | os.PathLike, write) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> dict:
-    """Read a file written by :func:`save`; arrays come back as NumPy arrays.
-
-    Raises ``FileNotFoundError`` for a missing file and :class:`StateFileError`
-    (a ``ValueError``) for a truncated, corrupt, foreign or pickle-carrying one.
-    """
-    path = Path(path)
+def _check_magic(path: Path) -> None:
+    """Refuse, from its first bytes, a file that is missing, empty, pickled or not a .npz archive."""
     if not path.is_file():
         raise FileNotFoundError(f"no such state file: {path}")
     with open(path, "rb") as handle:
@@ -140,6 +135,16 @@ def load(path: str | os.PathLike) -> dict:
         raise StateFileError(f"{path}: refusing to load pickled data")
     if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x93NUMPY")):
         raise StateFileError(f"{path} is not a checkpoint or state file (not a .npz archive)")
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Read a file written by :func:`save`; arrays come back as NumPy arrays.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`StateFileError`
+    (a ``ValueError``) for a truncated, corrupt, foreign or pickle-carrying one.
+    """
+    path = Path(path)
+    _check_magic(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
