@@ -399,21 +399,17 @@ def _best_time(function, repeats: int = 3) -> float:
 
 def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
     """(name, fast, reference) triples: each callable returns the arrays to compare (float64)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    return [_conv_pair(rng), _transposed_pair(rng), _pool_pair(rng), _batch_norm_pair(rng), _upsample_pair(rng),
+            _adam_pair(rng)]
+
+
+def _conv_pair(rng):
     from . import reference as ref
 
-    rng = np.random.default_rng(0) if rng is None else rng
     x = rng.normal(size=(2, 16, 32, 32))
     conv = Conv2d(16, 16, 3, padding=1, rng=rng).double()
     g_conv = rng.normal(size=(2, 16, 32, 32))
-    small = rng.normal(size=(2, 8, 16, 16))
-    transposed = ConvTranspose2d(8, 8, 4, stride=2, padding=1, rng=rng).double()
-    g_transposed = rng.normal(size=(2, 8, 32, 32))
-    pool_input = rng.permutation(x.size).reshape(x.shape) / x.size
-    bn = BatchNorm2d(32).double()
-    activations = rng.normal(size=(8, 32, 64, 64))      # batch norm's chunked passes pay off on large ones
-    up = Upsample(scale_factor=2, mode="bilinear")
-    grads = list(rng.normal(size=(10, 1000, 1000)))
-    start = rng.normal(size=(1000, 1000))
 
     def conv_fast():
         y = conv.forward(x)
@@ -424,6 +420,15 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
         y = ref.conv2d(x, conv.weight.data, conv.bias.data, (1, 1), (1, 1))
         dx, dw, _ = ref.conv2d_backward(x, conv.weight.data, g_conv, (1, 1), (1, 1))
         return y, dx, dw
+    return "Conv2d 16->16 3x3, 32x32 (fwd+bwd)", conv_fast, conv_ref
+
+
+def _transposed_pair(rng):
+    from . import reference as ref
+
+    small = rng.normal(size=(2, 8, 16, 16))
+    transposed = ConvTranspose2d(8, 8, 4, stride=2, padding=1, rng=rng).double()
+    g_transposed = rng.normal(size=(2, 8, 32, 32))
 
     def transposed_fast():
         y = transposed.forward(small)
@@ -434,6 +439,14 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
         y = ref.conv_transpose2d(small, transposed.weight.data, transposed.bias.data, (2, 2), (1, 1))
         dx, dw, _ = ref.conv_transpose2d_backward(small, transposed.weight.data, g_transposed, (2, 2), (1, 1))
         return y, dx, dw
+    return "ConvTranspose2d 8->8 4x4 s2 (fwd+bwd)", transposed_fast, transposed_ref
+
+
+def _pool_pair(rng):
+    from . import reference as ref
+
+    shape = (2, 16, 32, 32)
+    pool_input = rng.permutation(int(np.prod(shape))).reshape(shape) / np.prod(shape)    # no ties
 
     def pool_fast():
         layer = MaxPool2d(2)
@@ -442,7 +455,15 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
 
     def pool_ref():
         y, where = ref.max_pool2d(pool_input)
-        return y, ref.max_pool2d_backward(x.shape, where, np.ones_like(y))
+        return y, ref.max_pool2d_backward(shape, where, np.ones_like(y))
+    return "MaxPool2d 2x2 (fwd+bwd)", pool_fast, pool_ref
+
+
+def _batch_norm_pair(rng):
+    from . import reference as ref
+
+    bn = BatchNorm2d(32).double()
+    activations = rng.normal(size=(8, 32, 64, 64))      # batch norm's chunked passes pay off on large ones
 
     def bn_fast():
         y = bn.forward(activations)
@@ -452,6 +473,14 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
     def bn_ref():
         y, stages = ref.batch_norm(activations, bn.weight.data, bn.bias.data, bn.eps)
         return y, ref.batch_norm_backward(activations, stages)[0]
+    return "BatchNorm2d train, 8x32x64x64 (fwd+bwd)", bn_fast, bn_ref
+
+
+def _upsample_pair(rng):
+    from . import reference as ref
+
+    x = rng.normal(size=(2, 16, 32, 32))
+    up = Upsample(scale_factor=2, mode="bilinear")
 
     def up_fast():
         y = up.forward(x)
@@ -460,6 +489,14 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
     def up_ref():
         y = ref.upsample(x, (64, 64), (2, 2), "bilinear")
         return y, ref.upsample_backward(x.shape, np.ones_like(y), (2, 2), "bilinear")
+    return "Upsample bilinear x2 (fwd+bwd)", up_fast, up_ref
+
+
+def _adam_pair(rng):
+    from . import reference as ref
+
+    grads = list(rng.normal(size=(10, 1000, 1000)))
+    start = rng.normal(size=(1000, 1000))
 
     def adam_fast():
         from .module import Parameter
@@ -474,13 +511,7 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
 
     def adam_ref():
         return (ref.adam(start, grads, lr=0.01),)
-
-    return [("Conv2d 16->16 3x3, 32x32 (fwd+bwd)", conv_fast, conv_ref),
-            ("ConvTranspose2d 8->8 4x4 s2 (fwd+bwd)", transposed_fast, transposed_ref),
-            ("MaxPool2d 2x2 (fwd+bwd)", pool_fast, pool_ref),
-            ("BatchNorm2d train, 8x32x64x64 (fwd+bwd)", bn_fast, bn_ref),
-            ("Upsample bilinear x2 (fwd+bwd)", up_fast, up_ref),
-            ("Adam, 10 steps of a 1000x1000 weight", adam_fast, adam_ref)]
+    return "Adam, 10 steps of a 1000x1000 weight", adam_fast, adam_ref
 
 
 def compare_reference() -> int:
