@@ -373,20 +373,26 @@ def run_predict(args) -> int:
         check_writable_folder(folder)
     if args.device == "cpu":             # a working size that cannot fit is said before anything runs
         _check_memory(files, args.size)
-    failures, note = [], _ColourNote()
     comm = distributed.world()        # under mpiexec -n N each process takes every N-th file
+    failures, note = 0, _ColourNote()
     for source, relative in _progress(files[comm.rank::comm.size], "colorizing"):
-        target = target_of(source, relative)
-        try:
-            _predict_one(args, model, source, target, hints_for(source, relative), single, operations, note)
-            if comm.size == 1:
-                print(f"{source} -> {target}")
-        except (UsageError, OutputUnwritable):
-            raise
-        except (ImageError, OSError, ValueError) as error:
-            failures.append(source)
-            print(f"failed: {source}: {error}", file=sys.stderr)
-    return distributed.finish_files("colorized", len(files), len(failures), comm)
+        failures += not _predict_reported(args, model, source, target_of(source, relative),
+                                          lambda: hints_for(source, relative), single, operations, note, comm.size == 1)
+    return distributed.finish_files("colorized", len(files), failures, comm)
+
+
+def _predict_reported(args, model, source, target, hints_of, single, operations, note, say: bool) -> bool:
+    """One file, its failure reported (the run goes on); True when it was written."""
+    try:
+        _predict_one(args, model, source, target, hints_of(), single, operations, note)
+    except (UsageError, OutputUnwritable):
+        raise
+    except (ImageError, OSError, ValueError) as error:
+        print(f"failed: {source}: {error}", file=sys.stderr)
+        return False
+    if say:
+        print(f"{source} -> {target}")
+    return True
 
 
 def _single_output(args, files, output: Path) -> bool:
