@@ -172,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser = functools.partial(commands.add_parser, formatter_class=DefaultsShown)
+    for add in (_predict_parser, _train_parser, _evaluate_parser, _other_parsers):
+        add(commands)
+    return parser
 
+
+def _predict_parser(commands) -> None:
     predict = commands.add_parser("predict", help="colorize image files or folders")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
     predict.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -203,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write the result with the colour points drawn on it (one input file)")
     _model_arguments(predict)
 
+
+def _train_parser(commands) -> None:
     fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
     fit.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos (searched recursively)")
     fit.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics, loss plot")
@@ -280,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-progress", action="store_true", help="no progress bar (messages still go to stderr)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar and no messages, only errors")
 
+
+def _evaluate_parser(commands) -> None:
     score = commands.add_parser("evaluate", help="score a model on colour photos against the grayscale baseline")
     score.add_argument("--data", required=True, metavar="PATH", help="a colour photo or a folder of them")
     score.add_argument("--size", type=_positive_int, default=WORKING_SIZE, help=f"working resolution (default {WORKING_SIZE})")
@@ -294,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "such a table beside the photos, else their sub-folders)")
     _model_arguments(score)
 
+
+def _other_parsers(commands) -> None:
     summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a network: a fresh one "
                                                         "of the shape given, or --checkpoint's")
     summary.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers")
@@ -325,7 +336,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
     export.add_argument("--overwrite", action="store_true", help="replace OUT.npz if it exists")
     _readout_arguments(export, "store the model")
-    return parser
 
 
 def _collect_inputs(inputs: list[str], output: Path | None = None) -> list[tuple[Path, Path]]:

@@ -234,3 +234,15 @@ def test_colorize_imports_no_command_line_module_of_enhance():
     """The operations table is a library (enhance.operations); enhance.cli is a command line only."""
     for path in (ROOT / "colorize").rglob("*.py"):
         assert "enhance.cli" not in path.read_text(), path
+
+
+def test_no_function_in_the_packages_is_over_80_lines():
+    import ast
+
+    long = []
+    for package in ("nnscratch", "colorize", "enhance"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, long
