@@ -120,7 +120,7 @@ def image_lightness(image: np.ndarray) -> np.ndarray:
     return result
 
 
-def _resize(channel: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize_channel(channel: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize a float32 (H, W) array with Pillow's antialiased bilinear filter."""
     if channel.shape == (height, width):
         return channel
@@ -150,7 +150,7 @@ def bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 def _resize_on_device(channel, width: int, height: int):
-    """:func:`_resize` for a device array ``(H, W)`` (or ``(H, W, C)``): two matrix products."""
+    """:func:`resize_channel` for a device array ``(H, W)`` (or ``(H, W, C)``): two matrix products."""
     xp = get_array_module(channel)
     if channel.shape[:2] == (height, width):
         return channel
@@ -204,7 +204,7 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     """
     height, width = working_size(*light.shape, size)
     if isinstance(light, np.ndarray):
-        small = _resize(light, width, height)
+        small = resize_channel(light, width, height)
     else:                                    # lightness already on the device (colorize's GPU path)
         small = asnumpy(_resize_on_device(light, width, height))
     channels = [normalize_lightness(small)[None]]
@@ -279,8 +279,8 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     light = image_lightness(image)
     height, width = light.shape
     ab_small = predict_ab(model, light, size, hints, vividness)
-    ab_a = _resize(ab_small[..., 0], width, height)
-    ab_b = _resize(ab_small[..., 1], width, height)
+    ab_a = resize_channel(ab_small[..., 0], width, height)
+    ab_b = resize_channel(ab_small[..., 1], width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
     peak = np.iinfo(dtype).max
     result = np.empty((height, width, 4 if has_alpha else 3), dtype=dtype)

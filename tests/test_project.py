@@ -82,14 +82,14 @@ def test_learn_enhancement_example_fits_a_chain_to_a_reference(tmp_path):
 
 
 def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_averages_weights(photo_folder, tmp_path):
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "scale", "--data", photo_folder)
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "scale", "--data", photo_folder)
     assert len(re.findall(r"^chroma x [\d.]+ +gain [-+][\d.]+ dB, \d+ of 4 above gray", out, re.MULTILINE)) == 7, out
     scaled = dict(re.findall(r"^chroma x ([\d.]+) +(gain .*)$", out, re.MULTILINE))
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "transforms", "--data", photo_folder)
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "transforms", "--data", photo_folder)
     toned = dict(re.findall(r"^(tint .*|chroma - .*|mean chroma .*?) +(gain .*)$", out, re.MULTILINE))
     assert len(toned) == 14, out
     assert toned["tint x 1.0, variation x 1.0"] == scaled["1.0"]      # both leave the prediction as it is
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "shrink", "--data", photo_folder)
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "shrink", "--data", photo_folder)
     shrunk = dict(re.findall(r"^shrink (\d+) +(gain .*)$", out, re.MULTILINE))
     assert list(shrunk) == ["0", "1", "2", "3", "4", "5", "6", "8"], out
     from colorize.infer import load_model
@@ -103,16 +103,16 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_a
                                    r"baseline, worst ([-+][\d.]+) dB\)", evaluated).groups()
     assert shrunk["4"].startswith(f"gain {gain} dB, {count} of 4 above gray, worst {worst} dB"), (shrunk, evaluated)
     shipped = ROOT / "colorize" / "weights" / "colorizer.npz"
-    run_example(ROOT / "examples" / "colorizer_experiments.py", "soup", shipped, shipped, "-o", tmp_path / "soup.npz")
+    run_example(ROOT / "experiments" / "colorizer_experiments.py", "soup", shipped, shipped, "-o", tmp_path / "soup.npz")
     import nnscratch as nn
 
     soup, original = nn.load(tmp_path / "soup.npz")["model"], nn.load(shipped)["model"]
     assert all(np.allclose(soup[k], original[k].astype(np.float32), rtol=1e-6) for k in original)
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
                       "--data", photo_folder)
     scores = re.findall(r"^(model 1 alone|model 2 alone|all averaged) +(gain .*)$", out, re.MULTILINE)
     assert len(scores) == 3 and len({line for _, line in scores}) == 1, out     # the same model twice: one score
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "ensemble", shipped, tmp_path / "soup.npz",
                       "--data", photo_folder, "--unshrunk")
     alone = re.search(r"^model 1 alone +(gain .*)$", out, re.MULTILINE).group(1)
     assert alone == shrunk["0"], (alone, shrunk)          # without its output shrink: the shrink-0 score
@@ -127,7 +127,7 @@ def test_colorizer_experiments_example_scores_chroma_scales_and_transforms_and_a
     # batch-norm statistics recomputed for the weights, over 3 batches of training crops: the weights
     # stay, the statistics change (and count the batches), in a soup as in one model
     for command in (["recalibrate", shipped], ["soup", shipped, shipped]):
-        run_example(ROOT / "examples" / "colorizer_experiments.py", *command, "--data", photo_folder, "--batches", "3",
+        run_example(ROOT / "experiments" / "colorizer_experiments.py", *command, "--data", photo_folder, "--batches", "3",
                     "-o", tmp_path / "new.npz")
         new = nn.load(tmp_path / "new.npz")["model"]
         for name, value in original.items():
@@ -181,7 +181,7 @@ def test_colorizer_experiments_example_sweeps_a_bins_model_s_temperature(photo_f
     model = Colorizer(width=2, hints=True, head="bins", seed=1)
     path = tmp_path / "bins.npz"
     nn.save(path, {"format": "colorize-model", "config": {"model": model.config}, "model": dict(model.state_dict())})
-    out = run_example(ROOT / "examples" / "colorizer_experiments.py", "temperature", "--data", photo_folder,
+    out = run_example(ROOT / "experiments" / "colorizer_experiments.py", "temperature", "--data", photo_folder,
                       "--checkpoint", path)
     swept = dict(re.findall(r"^temperature ([\d.]+) +(gain .*)$", out, re.MULTILINE))
     assert list(swept) == ["0.2", "0.3", "0.38", "0.5", "0.7", "1.0"], out
@@ -246,3 +246,23 @@ def test_no_function_in_the_packages_is_over_80_lines():
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not long, long
+
+
+def test_no_private_name_is_imported_across_packages_or_by_scripts():
+    """What one package, an example, the course or an experiment takes from another is its public API."""
+    import ast
+
+    crossings = []
+    for folder in ("nnscratch", "colorize", "enhance", "examples", "course", "experiments", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                    continue
+                top = node.module.split(".")[0]
+                if top == folder or top not in ("nnscratch", "colorize", "enhance"):
+                    continue
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                private += [part for part in node.module.split(".") if part.startswith("_")]
+                if private:
+                    crossings.append(f"{path.relative_to(ROOT)}: from {node.module} import {', '.join(private)}")
+    assert not crossings, crossings

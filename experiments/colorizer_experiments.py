@@ -1,13 +1,13 @@
 """Inference-time experiments on a trained colorizer, as the model card reports them.
 
-    python examples/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
-    python examples/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
-    python examples/colorizer_experiments.py transforms --data val/ [--checkpoint RUN_OR_FILE]
-    python examples/colorizer_experiments.py shrink --data val/ [--checkpoint RUN_OR_FILE]
-    python examples/colorizer_experiments.py temperature --data val/ --checkpoint RUN_OR_FILE
-    python examples/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
-    python examples/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
-    python examples/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/ [--unshrunk]
+    python experiments/colorizer_experiments.py scale --data val/ [--checkpoint RUN_OR_FILE]
+    python experiments/colorizer_experiments.py views --data val/ [--checkpoint RUN_OR_FILE]
+    python experiments/colorizer_experiments.py transforms --data val/ [--checkpoint RUN_OR_FILE]
+    python experiments/colorizer_experiments.py shrink --data val/ [--checkpoint RUN_OR_FILE]
+    python experiments/colorizer_experiments.py temperature --data val/ --checkpoint RUN_OR_FILE
+    python experiments/colorizer_experiments.py soup A.npz B.npz [C.npz ...] [--weights 0.5 0.5] [--data train/] -o soup.npz
+    python experiments/colorizer_experiments.py recalibrate A.npz --data train/ -o recalibrated.npz
+    python experiments/colorizer_experiments.py ensemble A.npz B.npz [C.npz ...] --data val/ [--unshrunk]
 
 * ``scale``: the predicted chroma times s (0.5 ... 1.1) — mean PSNR gain over gray, photos above
   it, the worst photo, colourfulness against the truth's.
@@ -45,7 +45,7 @@ import numpy as np
 import nnscratch as nn
 from colorize.color import lab_to_rgb
 from colorize.data import PhotoSet
-from colorize.infer import _resize, gray_baseline, image_lightness, load_model, predict_ab, save_model
+from colorize.infer import gray_baseline, image_lightness, load_model, predict_ab, resize_channel, save_model
 from colorize.metrics import colorfulness, psnr
 from colorize.model import AB_SCALE
 from colorize.train import CalibrationBatches, TrainingSettings
@@ -73,7 +73,7 @@ def full_size_ab(model, light, size=256, mirror=False):
 def to_full_size(ab, shape):
     """Working-size chroma (h, w, 2) resized to ``shape`` (H, W), as colorize() does."""
     height, width = shape
-    return np.stack([_resize(ab[..., 0], width, height), _resize(ab[..., 1], width, height)], axis=-1)
+    return np.stack([resize_channel(ab[..., 0], width, height), resize_channel(ab[..., 1], width, height)], axis=-1)
 
 
 def score(rows):
