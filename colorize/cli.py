@@ -172,9 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser = functools.partial(commands.add_parser, formatter_class=DefaultsShown)
-    for add in (_predict_parser, _train_parser, _evaluate_parser, _other_parsers):
-        add(commands)
+    _predict_parser(commands)
+    parser.train_parser = _train_parser(commands)      # explicit_options reads which of its options were given
+    _evaluate_parser(commands)
+    _other_parsers(commands)
     return parser
+
+
+def explicit_options(argv: list[str], args) -> set[str]:
+    """The ``colorize train`` options the command line gives (not those left at their defaults), as
+    settings names: on resume or with ``--init`` only these override the run's own settings."""
+    parser, unset = build_parser(), object()
+    parser.train_parser.set_defaults(**{name: unset for name in vars(args)})
+    again = parser.parse_args(argv)
+    given = {name for name, value in vars(again).items() if value is not unset}
+    return {"skips" if name == "no_skips" else name for name in given}
 
 
 def _predict_parser(commands) -> None:
@@ -209,7 +221,7 @@ def _predict_parser(commands) -> None:
     _model_arguments(predict)
 
 
-def _train_parser(commands) -> None:
+def _train_parser(commands) -> argparse.ArgumentParser:
     fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
     fit.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos (searched recursively)")
     fit.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics, loss plot")
@@ -286,6 +298,7 @@ def _train_parser(commands) -> None:
                           "fresh optimizer: fine-tune a model on your own photos")
     fit.add_argument("--no-progress", action="store_true", help="no progress bar (messages still go to stderr)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar and no messages, only errors")
+    return fit
 
 
 def _evaluate_parser(commands) -> None:
@@ -537,7 +550,8 @@ def run_train(args) -> int:
     if not args.resume and args.steps is None and args.epochs is None:
         raise UsageError("give --steps or --epochs")
     records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
-                    progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite)
+                    progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite,
+                    explicit=getattr(args, "explicit", None))
     losses = [r["loss"] for r in records if "loss" in r]
     if losses and distributed.world().rank == 0 and not args.quiet:
         print(f"done: step {records[-1]['step']}, last logged loss {losses[-1]:.5f}; run folder {args.out}")
@@ -693,7 +707,10 @@ COMMANDS = {"serve": run_serve, "predict": run_predict, "train": run_train, "eva
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        args.explicit = explicit_options(argv, args)
     if args.command is None:        # bare 'colorize': say what there is
         parser.print_help(sys.stderr)
         return 2

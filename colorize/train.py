@@ -271,7 +271,7 @@ MODEL_FIELDS = ("width", "hidden_layers", "norm", "hints", "skips", "context")
 
 def train(data: str | Path, out: str | Path, settings: TrainingSettings | None = None, *, resume: bool = False,
           init: str | Path | None = None, progress: bool = True, quiet: bool = False, stop_after: int | None = None,
-          comm=None, overwrite: bool = False, **options) -> list[dict]:
+          comm=None, overwrite: bool = False, explicit=None, **options) -> list[dict]:
     """Train a colorizer on a folder of colour photos; return the metrics records.
 
     ``settings`` (a :class:`TrainingSettings`) or its fields as keywords (``steps=3000,
@@ -313,13 +313,23 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     ``metrics.jsonl``; other changed settings are named as overridden.
     ``init`` (a model file, checkpoint, run folder, or ``"shipped"``) starts
     a new run from those weights with a fresh optimizer: fine-tuning.
+
+    Which settings the caller chose, against those left at their defaults, decides what overrides
+    a resumed run's own settings and ``init``'s network shape: ``explicit`` names them (the
+    command line passes the options it was given); by default they are the keywords given and the
+    fields of ``settings`` that differ from their defaults.
     """
     out = Path(out)
+    if explicit is None:
+        defaults = TrainingSettings()
+        explicit = set(options) | ({f.name for f in fields(settings) if getattr(settings, f.name) != getattr(defaults, f.name)}
+                                   if settings is not None else set())
     settings = replace(settings or TrainingSettings(), **options)
     comm = distributed.world() if comm is None else comm
     lead = comm.rank == 0                 # the process that validates, writes and talks
     say = (lambda message: None) if quiet or not lead else (lambda message: print(message, file=sys.stderr))
-    config, checkpoint, resume_note = _settle_config(out, data, settings, resume, init, overwrite, comm, say)
+    config, checkpoint, resume_note = _settle_config(out, data, settings, resume, init, overwrite, comm, say,
+                                                     set(explicit))
     shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
     photos, val_photos = _read_photos(config, report=not quiet and lead, validate=lead, quiet=quiet)
     model_config = check_config(**config["model"])
@@ -342,7 +352,8 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     return loop.run(sampler, shares, step, stop_after, progress and lead, resumed=checkpoint is not None)
 
 
-def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, init, overwrite: bool, comm, say):
+def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, init, overwrite: bool, comm, say,
+                   explicit: set[str]):
     """The run's configuration: ``(config, checkpoint or None, resume note or None)``.
 
     A new run refuses a folder that holds one (unless ``overwrite``) and takes ``init``'s network
@@ -362,7 +373,7 @@ def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, in
             raise RunExists(f"{out} already holds {existing}: continue it with --resume, or start it again "
                             "with --overwrite (which deletes its checkpoints and metrics); nothing was changed")
         if init is not None:
-            settings = _adopt_architecture(settings, init, say)
+            settings = _adopt_architecture(settings, init, say, explicit)
         settings.check()
         config = settings.config(data)
         config["processes"] = comm.size
@@ -383,7 +394,7 @@ def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, in
             config[name] = getattr(settings, name)
             config["steps" if name == "epochs" else "epochs"] = None
     config["data"], config["device"] = str(data), settings.device
-    resume_note = _resume_overrides(config, settings, say)
+    resume_note = _resume_overrides(config, settings, say, explicit)
     config["processes"] = comm.size
     return config, checkpoint, resume_note
 
@@ -637,19 +648,17 @@ FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss
                    "log_eps", "uniform_mix")
 
 
-def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | None:
-    """Apply the safe changes among ``settings`` to a resumed ``config``; name the others.
+def _resume_overrides(config: dict, settings: TrainingSettings, say, explicit: set[str]) -> dict | None:
+    """Apply the safe changes among the ``explicit`` settings to a resumed ``config``; name the others.
 
-    A setting counts as given when it differs from its default.
     Returns the applied changes (for metrics.jsonl), or None.
     """
-    defaults = TrainingSettings()
     stored = {**config, **config["model"]}
     applied, ignored = {}, []
     for name in RESUMABLE_CHANGES + FIXED_ON_RESUME:
-        value, default = getattr(settings, name), getattr(defaults, name)
+        value = getattr(settings, name)
         value = list(value) if isinstance(value, tuple) else value
-        if value == (list(default) if isinstance(default, tuple) else default):
+        if name not in explicit:
             continue
         if name not in stored or value == stored[name]:
             continue
@@ -668,20 +677,19 @@ def _resume_overrides(config: dict, settings: TrainingSettings, say) -> dict | N
 ARCHITECTURE = ("hidden_layers", "width", "norm", "hints", "skips", "context")
 
 
-def _adopt_architecture(settings: TrainingSettings, source, say) -> TrainingSettings:
-    """``settings`` with the network shape of ``--init``'s model wherever they leave it at its default.
+def _adopt_architecture(settings: TrainingSettings, source, say, explicit: set[str]) -> TrainingSettings:
+    """``settings`` with the network shape of ``--init``'s model wherever the caller did not set it.
 
-    A setting changed from its default is the user's choice and stays (a shape that cannot take the
+    A setting given explicitly is the user's choice and stays (a shape that cannot take the
     source's weights is then refused by :func:`_initialise_from`).
     """
     from .infer import load_model
 
     donor = load_model(None if str(source) == "shipped" else source).config
-    defaults = TrainingSettings()
     adopted = {}
     for name in ARCHITECTURE:
         theirs = donor.get(name, False)
-        if getattr(settings, name) == getattr(defaults, name) and theirs != getattr(settings, name):
+        if name not in explicit and theirs != getattr(settings, name):
             adopted[name] = theirs
     if adopted:
         say("--init: the network takes its shape from the source: " + ", ".join(f"{k}={v}" for k, v in adopted.items()))

@@ -418,3 +418,19 @@ def test_the_same_mistake_exits_2_in_both_commands(tmp_path, model_file, capsys)
     assert main(["predict", str(tmp_path / "in.png"), "-o", str(tmp_path / "c.png"), "--checkpoint", str(model_file),
                  "--format", "png"]) == 2
     assert "--format is for folder output" in capsys.readouterr().err
+
+
+def test_resume_applies_what_the_command_line_gives_even_at_its_default(photo_folder, tmp_path, capsys):
+    """--lr 1e-4 on resume is a request, though 1e-4 is the default; an option left out changes nothing."""
+    common = ["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--batch-size", "2", "--crop", "16",
+              "--width", "2", "--hidden-layers", "6", "--no-progress", "--bn-batches", "1"]
+    assert main(common + ["--steps", "2", "--lr", "1e-3", "--checkpoint-every", "1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--resume", "--steps", "3",
+                 "--no-progress"]) == 0
+    assert "changed on resume" not in capsys.readouterr().err          # nothing given, nothing changed
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "run"), "--resume", "--steps", "4",
+                 "--lr", "1e-4", "--no-progress"]) == 0
+    assert "changed on resume: lr 0.001 -> 0.0001" in capsys.readouterr().err
+    notes = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 3, "resumed_with": {"lr": {"from": 0.001, "to": 0.0001}}} in notes
