@@ -314,16 +314,12 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     ``init`` (a model file, checkpoint, run folder, or ``"shipped"``) starts
     a new run from those weights with a fresh optimizer: fine-tuning.
 
-    Which settings the caller chose, against those left at their defaults, decides what overrides
-    a resumed run's own settings and ``init``'s network shape: ``explicit`` names them (the
-    command line passes the options it was given); by default they are the keywords given and the
-    fields of ``settings`` that differ from their defaults.
+    ``explicit`` names the settings the caller chose (default: the keywords given and the fields of
+    ``settings`` off their defaults): only those override a resumed run's settings or ``init``'s shape.
     """
     out = Path(out)
     if explicit is None:
-        defaults = TrainingSettings()
-        explicit = set(options) | ({f.name for f in fields(settings) if getattr(settings, f.name) != getattr(defaults, f.name)}
-                                   if settings is not None else set())
+        explicit = set(options) | _off_default(settings)
     settings = replace(settings or TrainingSettings(), **options)
     comm = distributed.world() if comm is None else comm
     lead = comm.rank == 0                 # the process that validates, writes and talks
@@ -350,6 +346,11 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     folder.start(fresh=overwrite and not resume, resume_note=resume_note)
     loop = _Loop(model, optimizer, criterion, config, comm, total, folder)
     return loop.run(sampler, shares, step, stop_after, progress and lead, resumed=checkpoint is not None)
+
+
+def _off_default(settings: TrainingSettings | None) -> set[str]:
+    defaults = TrainingSettings()
+    return {f.name for f in fields(defaults) if settings is not None and getattr(settings, f.name) != getattr(defaults, f.name)}
 
 
 def _settle_config(out: Path, data, settings: TrainingSettings, resume: bool, init, overwrite: bool, comm, say,
