@@ -26,7 +26,7 @@ from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, check_vividne
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "colorizer.npz"
 # Long side at which the network sees a photo.  Chroma varies slowly, so it is predicted
 # small and resized (as Zhang et al. do at 256 px); the shipped model was validated at this
-# scale, and at larger ones it sees too little context (weights/MODEL_CARD.md).
+# scale, and at larger ones it sees too little context (docs/model-history.md).
 WORKING_SIZE = 256
 # Peak memory of the network on the CPU per working pixel: 2.36-2.39 kB measured with tracemalloc at
 # working sizes 256, 512 and 1024 (the shipped model; activations, im2col blocks, the hint channels).
