@@ -279,7 +279,6 @@ def run_enhance(argv) -> int:
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be 1-100, got {args.quality}")
     operations = [parse_operation(text) for text in args.operations]
-    check_operations(operations)
     source, target = Path(args.input), Path(args.output)
     check_operations(operations, _smallest_size([source] if source.is_file() else find_images(source)
                                                 if source.is_dir() else []))

@@ -16,22 +16,10 @@ layers (contiguous NHWC activations).
 from __future__ import annotations
 
 from ..backend import fuse, get_array_module
-from .layout import nhwc_rows, rows_to_nchw
+from .layout import nhwc_rows, pad_nhwc, rows_to_nchw
 
 
 # -- convolution ----------------------------------------------------------------------------
-
-def pad_zeros(x_nhwc, padding):
-    """Zero-pad the spatial axes of an NHWC array: 2 operations (none without padding)."""
-    pad_h, pad_w = padding
-    if pad_h == 0 and pad_w == 0:
-        return x_nhwc
-    xp = get_array_module(x_nhwc)
-    n, h, w, c = x_nhwc.shape
-    padded = xp.zeros((n, h + 2 * pad_h, w + 2 * pad_w, c), dtype=x_nhwc.dtype)
-    padded[:, pad_h:pad_h + h, pad_w:pad_w + w] = x_nhwc
-    return padded
-
 
 def im2col(x_nhwc, kernel, stride, dilation, out_size):
     """Every receptive field as a row, ``(N*out_h*out_w, kh*kw*C)``, in one copy.
@@ -57,7 +45,7 @@ def conv_forward(x, weight, bias, stride, padding, dilation, out_size):
     """
     c_out = weight.shape[0]
     n = x.shape[0]
-    x_padded = pad_zeros(x.transpose(0, 2, 3, 1), padding)
+    x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding)
     cols = im2col(x_padded, weight.shape[2:], stride, dilation, out_size)
     out = cols @ weight.transpose(2, 3, 1, 0).reshape(-1, c_out)
     if bias is not None:

@@ -7,7 +7,7 @@ between the two views, pad, and select one kernel offset's pixels.
 """
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..backend import get_array_module, uses_cpu_strategy
 
 
 def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
@@ -37,7 +37,12 @@ def pad_nhwc(x_nhwc, padding: tuple[int, int], value: float = 0.0):
         return x_nhwc
     xp = get_array_module(x_nhwc)
     n, h, w, c = x_nhwc.shape
-    padded = xp.empty((n, h + 2 * pad_h, w + 2 * pad_w, c), dtype=x_nhwc.dtype)
+    shape = (n, h + 2 * pad_h, w + 2 * pad_w, c)
+    if not uses_cpu_strategy(xp):           # a device: two operations (fill, then copy the interior)
+        padded = xp.full(shape, value, dtype=x_nhwc.dtype)
+        padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :] = x_nhwc
+        return padded
+    padded = xp.empty(shape, dtype=x_nhwc.dtype)
     padded[:, pad_h:pad_h + h, pad_w:pad_w + w, :] = x_nhwc
     for border in ((slice(None), slice(0, pad_h)), (slice(None), slice(pad_h + h, None)),     # only the border is filled
                    (slice(None), slice(pad_h, pad_h + h), slice(0, pad_w)),
