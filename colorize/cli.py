@@ -284,9 +284,9 @@ def _train_parser(commands) -> argparse.ArgumentParser:
     fit.add_argument("--ema-decay", type=_fraction, default=0.999,
                      help="decay of the moving average of the weights that validation scores and export uses "
                           "(default 0.999; 0: off)")
-    fit.add_argument("--bn-batches", type=_count, default=100, metavar="N",
+    fit.add_argument("--bn-batches", type=_count, default=TrainingSettings.bn_batches, metavar="N",
                      help="the moving average's batch-norm statistics are recomputed for its own weights over N "
-                          "batches of training crops at every checkpoint (default 100; 0: the live network's)")
+                          "batches of training crops at every checkpoint (default %(default)s; 0: the live network's)")
     fit.add_argument("--resume", action="store_true",
                      help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr, --warmup, --lr-decay "
                           "and the checkpoint options may change; other settings are the checkpoint's)")

@@ -218,7 +218,7 @@ class TrainingSettings:
     scale: tuple[float, float] = (0.7, 1.0)   # crops are cut at this range of it
     light_jitter: float = 0.0           # random tone curves on the crops' lightness (0: none)
     ema_decay: float = 0.999            # moving average of the weights (0: off)
-    bn_batches: int = 100               # its batch-norm statistics recomputed over this many batches
+    bn_batches: int = 25                # its batch-norm statistics recomputed over this many batches
 
     def check(self) -> None:
         """ValueError naming the first setting that cannot work."""

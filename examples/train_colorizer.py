@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from colorize import train
+from colorize import TrainingSettings, train
 from colorize.checkpoints import latest_checkpoint
 
 parser = argparse.ArgumentParser()
@@ -21,7 +21,7 @@ parser.add_argument("photos", help="folder of colour photos")
 parser.add_argument("--steps", type=int, default=300)
 parser.add_argument("--runs", default=str(Path(tempfile.gettempdir()) / "runs" / "sweep"))
 parser.add_argument("--width", type=int, default=16)
-parser.add_argument("--bn-batches", type=int, default=100,
+parser.add_argument("--bn-batches", type=int, default=TrainingSettings.bn_batches,
                     help="batches over which the averaged weights' batch-norm statistics are recomputed")
 args = parser.parse_args()
 
