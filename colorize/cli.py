@@ -25,8 +25,9 @@ from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outp
 
 from .bins import UNIFORM_MIX
 from .data import check_light_jitter, to_rgb_uint8
-from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file
-from .infer import WORKING_SIZE, ModelFileError, check_working_memory, colorize, load_model, save_model
+from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file, side_by_side
+from .infer import (WORKING_SIZE, ModelFileError, check_working_memory, colorize, gray_baseline, load_model,
+                    save_model)
 from .metrics import colorfulness
 from .model import AB_SCALE, Colorizer, layer_table
 from .train import (LOG_MSE_EPS, NothingToResume, RunExists, TrainingError, TrainingInterrupted, TrainingSettings,
@@ -218,6 +219,9 @@ def _predict_parser(commands) -> None:
                               "input, a folder of <image-stem>.json files (images without one get no points)")
     predict.add_argument("--show-hints", metavar="OUT.png",
                          help="also write the result with the colour points drawn on it (one input file)")
+    predict.add_argument("--grid", metavar="OUT.png",
+                         help="also write a side-by-side figure: the gray input, the result, and the result with "
+                              "the colour points drawn (one input file)")
     _model_arguments(predict)
 
 
@@ -381,17 +385,16 @@ def run_predict(args) -> int:
 
     pairs = [(source, target_of(source, relative)) for source, relative in files]
     try:
-        check_outputs(pairs + ([(files[0][0], Path(args.show_hints))] if args.show_hints else []), args.overwrite)
+        extras = [(files[0][0], Path(extra)) for extra in (args.show_hints, args.grid) if extra]
+        check_outputs(pairs + extras, args.overwrite)
     except OutputConflict as error:
         raise UsageError(str(error)) from None
     operations = _enhance_operations(args.enhance)
     hints_for = _hint_source(args, files, single)
-    if args.show_hints and not single:
-        raise UsageError("--show-hints draws the points of one input file; give one input file")
+    for option, given in (("--show-hints", args.show_hints), ("--grid", args.grid)):
+        if given and not single:
+            raise UsageError(f"{option} draws the points of one input file; give one input file")
     model = _load(args)
-    if not model.config["hints"] and (args.hint or args.hints):
-        raise UsageError("this model was trained without colour hints and cannot follow them "
-                         "(train one with 'colorize train --hints')")
     for folder in sorted({target.parent for _, target in pairs}):      # where the results go, checked first
         check_writable_folder(folder)
     if args.device == "cpu":             # a working size that cannot fit is said before anything runs
@@ -486,13 +489,16 @@ def _predict_one(args, model, source: Path, target: Path, hints, single: bool, o
     note.check(image)
     result = colorize(image, model, size=args.size, hints=hints,   # 16-bit photos stay 16-bit
                       dtype=np.uint16 if image.dtype == np.uint16 else np.uint8, vividness=args.vividness)
+    result = apply(result, operations)
     try:
-        write_image(target, apply(result, operations), quality=args.quality,
+        write_image(target, result, quality=args.quality,
                     metadata=read_metadata(source, keep_gps=args.keep_gps))
     except OSError as error:        # the place, not the file: every later file would fail too
         raise OutputUnwritable(f"cannot write {target}: {error.strerror or error}") from None
     if args.show_hints:
         write_image(args.show_hints, draw_hints(to_uint8(result), check_hints(hints, *image.shape[:2])))
+    if args.grid:
+        write_image(args.grid, side_by_side(gray_baseline(image), to_uint8(result), check_hints(hints, *image.shape[:2])))
 
 
 def _hint_source(args, files, single):

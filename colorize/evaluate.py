@@ -41,7 +41,7 @@ def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size
 
     ``image_size`` first downscales each photo (long side), e.g. for quick
     validation during training; ``size`` is the network's working resolution.
-    A model that takes hints is also scored with ``hint_points`` hints
+    Each photo is also scored with ``hint_points`` colour points
     sampled from each photo's truth (:func:`colorize.hints.truth_hints`,
     seeded by the photo's name): ``psnr_hints``, ``colorfulness_hints``.
     """
@@ -50,7 +50,7 @@ def evaluate_photos(model: Colorizer, photos: list[tuple[str, np.ndarray]], size
         truth = downscale(to_rgb_uint8(rgb), image_size)
         scores = score_photo(model, truth, size)
         images = scores.pop("images")
-        if model.config["hints"] and hint_points:
+        if hint_points:
             hints = truth_hints(truth, hint_points, name)
             guided = score_photo(model, truth, size, hints)
             scores["psnr_hints"], scores["colorfulness_hints"] = guided["psnr"], guided["colorfulness"]

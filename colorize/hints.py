@@ -14,9 +14,16 @@ Learned Deep Priors", SIGGRAPH 2017):
 
 A point marks a small square (5 x 5 working pixels) around it; where
 squares overlap, their chroma is averaged.  No points (an all-zero mask)
-is automatic colorization.  After the network, :func:`spread_hints` pulls
-its result to the points' colours over the regions of similar lightness
-around them.
+is automatic colorization.
+
+A user's points, though, are not given to the network: colorizing runs
+the network without them (its automatic colours, which the web page keeps
+while points are added) and then :func:`spread_hints` carries each point's
+colour over the object it was placed on, stopping at the object's edges
+(:mod:`colorize.spread`).  The network that sees the points prints a dot of
+its own colour at each, which blocks the spread; this way the points colour
+their objects and only them (the figures are in docs/colorizing.md), and
+every model follows points, whether or not it was trained with hint input.
 
 During training (:func:`training_hint_channels`) each crop gets a random
 number of points (none for half the crops, otherwise geometric with mean 8),
@@ -37,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .color import rgb_to_lab
+from .color import lab_to_rgb, rgb_to_lab
 from .model import AB_SCALE
+from .spread import region_colours, spread_points
 
 HINT_CHANNELS = 3
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
@@ -141,53 +149,34 @@ def hint_channels(hints, image_shape: tuple[int, int], working_shape: tuple[int,
     return channels
 
 
-# Spreading the points' corrections after the network (chosen on training photos, see spread_hints).
-SPREAD_DISTANCE = 0.25     # spatial reach: standard deviation as a fraction of the working image's long side
-SPREAD_LIGHTNESS = 10.0    # reach in lightness: standard deviation in CIE L units
-SPREAD_PRIOR = 0.05        # weight of "no correction" against the points' summed weights
-
-
-def spread_hints(ab: np.ndarray, lightness: np.ndarray, hints, image_shape: tuple[int, int],
-                 patch: int = HINT_PATCH, distance: float = SPREAD_DISTANCE,
-                 lightness_scale: float = SPREAD_LIGHTNESS, prior: float = SPREAD_PRIOR) -> np.ndarray:
-    """The network's chroma pulled to the points' colours: each point's correction spreads to the
-    pixels near it in place and in lightness.
-
-    ``ab`` (h, w, 2) is the network's chroma and ``lightness`` (h, w) the CIE L it saw, both at
-    the working resolution; ``hints`` are checked hints on an image of ``image_shape``.  For
-    point k, with ``r_k`` its colour's (a, b) minus the network's mean over the point's square
-    and ``L_k`` the mean lightness there, every pixel p gets
-
-        ab(p) + sum_k w_k(p) r_k / (prior + sum_k w_k(p)),
-        w_k(p) = exp(-|p - p_k|^2 / (2 (distance * long side)^2) - (L(p) - L_k)^2 / (2 lightness_scale^2))
-
-    a joint-bilateral spread of the residuals: a point corrects its surroundings of similar
-    lightness (the object it was placed on) fully, regions across a lightness edge or far away
-    hardly at all.  The network alone follows a point within a few pixels of it and leaves a
-    scene-wide cast that ten points all contradict; the spread fixes both.  Measured
-    (``colorize evaluate``, 10 points from the truth): with the previous shipped model the gain
-    over gray went from +2.98 to +4.36 dB on every eighth training photo, where the three constants
-    were chosen among eight settings, and from +1.91 to +3.26 dB on the validation photos; with
-    the current one from +2.52 to +3.33 dB there.  No hints: ``ab`` unchanged.
-    """
+def spread_hints(ab: np.ndarray, lightness: np.ndarray, hints, image_shape: tuple[int, int]) -> np.ndarray:
+    """The network's chroma ``ab`` (h, w, 2) with the points' colours spread over their objects
+    (:func:`colorize.spread.spread_points`); ``lightness`` (h, w) is the CIE L the network saw, both
+    at the working resolution, and ``hints`` are checked hints on an image of ``image_shape``.
+    No hints: ``ab`` unchanged."""
     if not hints:
         return ab
-    rows, cols = lightness.shape
-    reach = 2 * (distance * max(rows, cols)) ** 2
-    chroma = hint_chroma([colour for _, _, colour in hints])
-    line = np.arange(rows, dtype=np.float64)[:, None]
-    column = np.arange(cols, dtype=np.float64)[None, :]
-    weighted = np.zeros((rows, cols, 2))
-    total = np.zeros((rows, cols))
-    centres = _hint_centres(hints, image_shape, (rows, cols))
-    for (centre_row, centre_col), window, colour in zip(centres, _hint_squares(centres, patch), chroma):
-        residual = colour - ab[window].reshape(-1, 2).mean(axis=0)
-        level = lightness[window].mean()
-        weight = np.exp(-((line - centre_row) ** 2 + (column - centre_col) ** 2) / reach
-                        - (lightness - level) ** 2 / (2 * lightness_scale ** 2))
-        weighted += weight[..., None] * residual
-        total += weight
-    return (ab + weighted / (prior + total)[..., None]).astype(ab.dtype)
+    centres = _hint_centres(hints, image_shape, lightness.shape)
+    return spread_points(ab, lightness, centres, hint_chroma([colour for _, _, colour in hints]))
+
+
+def suggested_colours(ab: np.ndarray, lightness: np.ndarray, y: float, x: float,
+                      image_shape: tuple[int, int], count: int = 3) -> list[str]:
+    """A palette for a point at ``(y, x)`` of an image of ``image_shape``: the network's main colours
+    over the point's region (:func:`colorize.spread.region_colours`), each as predicted and with
+    twice its chroma (the network's colours are cautious), at the point's own lightness, as
+    ``"#rrggbb"``; ``ab`` and ``lightness`` are the network's chroma and lightness at the working
+    resolution."""
+    (row, col), = _hint_centres([(y, x, None)], image_shape, lightness.shape)
+    swatches = []
+    for colour in region_colours(ab, lightness, (row, col), count):
+        for scale in (1.0, 2.0):
+            lab = np.array([[[lightness[row, col], *(scale * colour)]]], dtype=np.float32)
+            rgb = np.rint(np.clip(lab_to_rgb(lab)[0, 0], 0, 1) * 255).astype(int)
+            text = "#" + "".join(f"{v:02x}" for v in rgb)
+            if text not in swatches:
+                swatches.append(text)
+    return swatches
 
 
 def training_hint_channels(ab_target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -275,3 +264,23 @@ def draw_hints(rgb: np.ndarray, hints, radius: int | None = None) -> np.ndarray:
         outer = (x - radius - 1, y - radius - 1, x + radius + 1, y + radius + 1)
         draw.ellipse(outer, outline=(0, 0, 0), width=1)
     return np.asarray(picture)
+
+
+def side_by_side(gray: np.ndarray, result: np.ndarray, hints, height: int = 480) -> np.ndarray:
+    """A figure (uint8 RGB) of the gray input, the result and, when there are points, the result with
+    them drawn (:func:`draw_hints`), each scaled to ``height`` pixels (never up) and captioned."""
+    from PIL import Image, ImageDraw
+
+    panels = [("gray input", gray), ("colorized", result)]
+    if hints:
+        panels.append((f"{len(hints)} colour point{'s' if len(hints) > 1 else ''}", draw_hints(result, hints)))
+    scale = min(1.0, height / gray.shape[0])
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    caption, gap = 20, 8
+    figure = Image.new("RGB", (len(panels) * size[0] + (len(panels) - 1) * gap, size[1] + caption), "white")
+    draw = ImageDraw.Draw(figure)
+    for index, (title, image) in enumerate(panels):
+        left = index * (size[0] + gap)
+        figure.paste(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.LANCZOS), (left, caption))
+        draw.text((left + 2, 4), title, fill=(0, 0, 0))
+    return np.asarray(figure)

@@ -8,6 +8,8 @@ needs a few hundred megabytes, not gigabytes.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -194,14 +196,50 @@ def check_working_memory(height: int, width: int, size: int | None, available: i
 
 
 def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None,
-               vividness: float | None = None) -> np.ndarray:
+               vividness: float | None = None, automatic=None) -> np.ndarray:
     """Predicted chroma at the working resolution: (h, w, 2) float32 in Lab units.
 
-    ``hints`` are checked hints in ``light``'s pixel coordinates (see
-    :func:`colorize.hints.check_hints`): the network sees them as input channels, and its
-    result is then pulled to their colours (:func:`colorize.hints.spread_hints`).  A model
-    without hint input takes none.
+    The network's automatic colours (:func:`network_ab`, or ``automatic``, an
+    :class:`AutomaticColours` that remembers them), with ``hints``, checked hints in ``light``'s
+    pixel coordinates (:func:`colorize.hints.check_hints`), spread over their objects
+    (:func:`colorize.hints.spread_hints`).
     """
+    ab, small = (automatic or network_ab)(model, light, size, vividness=vividness)
+    return spread_hints(ab, small, hints, light.shape)
+
+
+class AutomaticColours:
+    """:func:`network_ab` that remembers its results for the last ``capacity`` photos, so that a
+    new colour point on the same photo re-runs only the spread (the web page's previews).
+
+    A photo is known by its lightness (a hash of its bytes), the working size, the vividness and
+    the model; the model must not change while the cache is in use.
+    """
+
+    def __init__(self, capacity: int = 4):
+        self.capacity = capacity
+        self._results: OrderedDict = OrderedDict()
+
+    def __call__(self, model: Colorizer, light, size: int | None = WORKING_SIZE,
+                 vividness: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        host = np.ascontiguousarray(asnumpy(light))
+        key = (id(model), host.shape, host.dtype.str, hashlib.blake2b(host.tobytes(), digest_size=16).digest(),
+               size, vividness)
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        result = network_ab(model, light, size, vividness=vividness)
+        self._results[key] = result
+        while len(self._results) > self.capacity:
+            self._results.popitem(last=False)
+        return result
+
+
+def network_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None,
+               vividness: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The network's chroma at the working resolution (h, w, 2) float32, and the lightness it saw
+    there (h, w).  ``hints`` go to the network's hint input (a model trained with ``--hints``);
+    colorizing gives it none and spreads the points afterwards (:func:`predict_ab`)."""
     height, width = working_size(*light.shape, size)
     if isinstance(light, np.ndarray):
         small = resize_channel(light, width, height)
@@ -211,8 +249,7 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     if model.config["hints"]:
         channels.append(hint_channels(hints, light.shape, (height, width)))
     elif hints:
-        raise ValueError("this model was trained without colour hints and cannot follow them; "
-                         "use a model trained with hints (colorize train --hints), or give no hints")
+        raise ValueError("this model was trained without hint input; colorize() spreads points for any model")
     stacked = np.concatenate(channels, axis=0)
     pad_h, pad_w = -height % DOWNSAMPLING, -width % DOWNSAMPLING
     if pad_h or pad_w:   # lightness mirrored; hint channels (and mask) zero in the padding
@@ -238,11 +275,11 @@ def predict_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     vividness = model.config.get("vividness", 0.0) if vividness is None else check_vividness(vividness)
     if vividness:
         ab *= np.float32(1 + vividness)      # the network's chroma, scaled; hue and lightness kept
-    return spread_hints(ab, small, hints, light.shape) if hints else ab
+    return ab, small
 
 
 def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None = WORKING_SIZE,
-             hints=None, dtype=np.uint8, vividness: float | None = None) -> np.ndarray:
+             hints=None, dtype=np.uint8, vividness: float | None = None, automatic=None) -> np.ndarray:
     """Colorize a photo: an RGB array (uint8 by default) of the input's height and width.
 
     Parameters
@@ -258,14 +295,17 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     hints : sequence of (y, x, colour), optional
         Colour points in the input's pixel coordinates; ``colour`` is
         ``(r, g, b)`` (0–255) or ``"#rrggbb"``, of which only the chroma is
-        used.  ``[]`` or None: automatic colorization.  Needs a model trained
-        with hints (the shipped one is); ValueError names a bad hint.
+        used: each point's colour spreads over the object it lies on.  ``[]``
+        or None: automatic colorization.  ValueError names a bad hint.
     dtype : uint8 or uint16
         Of the result; uint16 keeps a 16-bit photo's lightness at full precision.
     vividness : float in [0, 1], optional
         How colourful: 0 is the network's own chroma (its most faithful colour), 1 twice it
         (clipped to what sRGB can show); hue and lightness are kept.  None: the model's default
         (``model.config["vividness"]``, chosen on the validation photos for the shipped model).
+    automatic : AutomaticColours, optional
+        Remembers the network's colours of recent photos, so that colorizing one photo again with
+        other points costs only the spread.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.uint16):
@@ -275,10 +315,10 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     model = load_model() if model is None else model
     xp = get_array_module(model.parameters()[0].data)
     if not uses_cpu_strategy(xp):
-        return _colorize_on_device(image, model, size, hints, dtype, vividness, xp)
+        return _colorize_on_device(image, model, size, hints, dtype, vividness, automatic, xp)
     light = image_lightness(image)
     height, width = light.shape
-    ab_small = predict_ab(model, light, size, hints, vividness)
+    ab_small = predict_ab(model, light, size, hints, vividness, automatic)
     ab_a = resize_channel(ab_small[..., 0], width, height)
     ab_b = resize_channel(ab_small[..., 1], width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
@@ -294,7 +334,7 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     return result
 
 
-def _colorize_on_device(image, model, size, hints, dtype, vividness, xp) -> np.ndarray:
+def _colorize_on_device(image, model, size, hints, dtype, vividness, automatic, xp) -> np.ndarray:
     """:func:`colorize` with the full-resolution work on the model's device as well: the photo goes
     over once (as uint8 or uint16), lightness, the resizing (Pillow's bilinear weights as two matrix
     products) and Lab -> RGB run there, and the result comes back once.  Equal to the CPU path up to
@@ -307,7 +347,7 @@ def _colorize_on_device(image, model, size, hints, dtype, vividness, xp) -> np.n
         light = rgb_to_lab(values[..., :3])[..., 0]
     else:
         light = lightness(values if image.ndim == 2 else values[..., 0])
-    ab_small = xp.asarray(predict_ab(model, light, size, hints, vividness))
+    ab_small = xp.asarray(predict_ab(model, light, size, hints, vividness, automatic))
     ab = _resize_on_device(ab_small, width, height)
     has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
     top = np.iinfo(dtype).max

@@ -8,6 +8,13 @@ and JavaScript, nothing fetched from elsewhere) talks to a small HTTP API:
     POST /api/colorize     multipart: image (file), optional hints (JSON text), enhance (text in the
                            ``enhance`` command's syntax), size (working resolution), vividness
                            (0-1) -> PNG of the upload's pixel size
+    POST /api/suggest      multipart: image, y, x (a point in its pixels), size, vividness -> JSON
+                           {"colors": ["#rrggbb", ...]}: a palette for a colour point there, from the
+                           network's own colours over the point's region
+
+The network's automatic colours of the last few photos are kept in memory
+(:class:`colorize.infer.AutomaticColours`), so that a new colour point on the
+same preview costs only the spread of the points, not another network pass.
 
 Errors are JSON ``{"error": "<one sentence>"}``: 400 for a bad image, hints,
 operation or value (and decompression bombs), 413 for an upload over the
@@ -29,9 +36,9 @@ from PIL import Image
 from enhance.operations import OperationError, apply, check_operations, describe_operations, parse_operation
 from enhance.io import ImageError, read_image
 
-from .hints import check_hints, hints_from_json
+from .hints import check_hints, hints_from_json, suggested_colours
 from .model import check_vividness
-from .infer import WORKING_SIZE, colorize
+from .infer import WORKING_SIZE, AutomaticColours, colorize, image_lightness
 
 STATIC = Path(__file__).parent / "static"
 MAX_SIZE = 1024          # the largest working resolution a request may ask for
@@ -65,6 +72,22 @@ def _parse_request(form, image: np.ndarray):
         check_operations(operations)
     except OperationError as error:
         raise RequestError(f"enhance: {error}") from None
+    return (hints, operations) + _parse_network_fields(form)
+
+
+def _parse_point(form, image: np.ndarray) -> tuple[float, float]:
+    """The ``y`` and ``x`` fields: a point inside the image."""
+    try:
+        (y, x, _), = check_hints([(float(form.get("y", "")), float(form.get("x", "")), "#000000")],
+                                 image.shape[0], image.shape[1])
+    except ValueError:
+        raise RequestError(f"y and x must be a point inside the {image.shape[1]}x{image.shape[0]} image, "
+                           f"got y={form.get('y')!r}, x={form.get('x')!r}") from None
+    return y, x
+
+
+def _parse_network_fields(form):
+    """The ``size`` and ``vividness`` fields."""
     size_text = form.get("size") or str(WORKING_SIZE)
     try:
         size = int(size_text)
@@ -79,7 +102,7 @@ def _parse_request(form, image: np.ndarray):
         except ValueError as error:
             raise RequestError(str(error) if "vividness" in str(error) else
                                f"vividness must be a number in [0, 1], got {form['vividness']!r}") from None
-    return hints, operations, size, vividness
+    return size, vividness
 
 
 def create_app(model=None, max_upload_mb: float = 25.0):
@@ -90,6 +113,7 @@ def create_app(model=None, max_upload_mb: float = 25.0):
     from .infer import load_model
 
     model = load_model() if model is None else model
+    automatic = AutomaticColours()
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
 
@@ -106,22 +130,29 @@ def create_app(model=None, max_upload_mb: float = 25.0):
 
     @app.get("/api/operations")
     def operations():
-        return jsonify({"operations": describe_operations(), "hints": model.config["hints"],
-                        "vividness": model.config.get("vividness", 0.0)})
+        return jsonify({"operations": describe_operations(), "vividness": model.config.get("vividness", 0.0)})
 
     @app.post("/api/colorize")
     def colorize_upload():
         image = _read_upload(request.files.get("image"))
         hints, operations, size, vividness = _parse_request(request.form, image)
-        if hints and not model.config["hints"]:
-            raise RequestError("this model was trained without colour hints")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = apply(colorize(image, model, size=size, hints=hints, vividness=vividness), operations)
+            result = colorize(image, model, size=size, hints=hints, vividness=vividness, automatic=automatic)
+            result = apply(result, operations)
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(result)).save(buffer, format="PNG", compress_level=1)
         buffer.seek(0)
         return send_file(buffer, mimetype="image/png", download_name="colorized.png")
+
+    @app.post("/api/suggest")
+    def suggest():
+        image = _read_upload(request.files.get("image"))
+        y, x = _parse_point(request.form, image)
+        size, vividness = _parse_network_fields(request.form)
+        light = image_lightness(image)
+        ab, small = automatic(model, light, size, vividness)
+        return jsonify({"colors": suggested_colours(ab, small, y, x, light.shape)})
 
     @app.errorhandler(RequestError)
     def bad_request(problem):

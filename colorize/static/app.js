@@ -1,11 +1,15 @@
-// The colorize page: upload, colour points, enhancement controls, download.
-// Interactive requests send a copy of the photo downscaled to PREVIEW pixels (fast);
-// the download sends the original once, with the points scaled to its pixels.
+// The colorize page: upload, colour points (undo and redo, suggested colours, saved and loaded as
+// JSON), enhancement controls, a before/after slider, download.
+// Interactive requests send a copy of the photo downscaled to PREVIEW pixels (fast: the server keeps
+// the network's colours of that copy, so a new point costs only its spread); the download sends
+// the original once, with the points scaled to its pixels.  Points live in preview pixels here and
+// in the photo's own pixels in saved files and requests for the original.
 "use strict";
 
 const PREVIEW = 512;
 const state = { file: null, preview: null, scale: 1, width: 0, height: 0, points: [], operations: [],
-                busy: false, again: false, resultUrl: null };
+                busy: false, again: false, resultUrl: null, history: [], future: [], selected: -1,
+                palette: null };
 const $ = (id) => document.getElementById(id);
 
 function say(text, isError = false) {
@@ -22,6 +26,10 @@ async function choose(file) {
   if (!file) return;
   state.file = file;
   state.points = [];
+  state.history = [];
+  state.future = [];
+  state.selected = -1;
+  state.palette = null;
   const bitmap = await createImageBitmap(file).catch(() => null);
   if (!bitmap) { say(`${file.name} is not an image this browser can read`, true); return; }
   state.width = bitmap.width;
@@ -33,6 +41,7 @@ async function choose(file) {
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   state.preview = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   $("original").src = URL.createObjectURL(file);
+  $("before").src = $("original").src;
   renderPoints();
   await update();
 }
@@ -101,6 +110,42 @@ function toPreview(event) {          // a mouse position on the displayed result
            y: Math.max(0, Math.min(y, $("result").naturalHeight - 0.5)) };
 }
 
+function copyPoints(points) { return points.map((p) => ({ x: p.x, y: p.y, color: p.color })); }
+
+function change(edit) {               // every edit of the points: undoable, then a new result
+  state.history.push(copyPoints(state.points));
+  state.future = [];
+  edit();
+  renderPoints();
+  update();
+}
+
+function travel(from, to) {           // undo (from history to future) or redo (the other way)
+  if (!from.length) return;
+  to.push(copyPoints(state.points));
+  state.points = from.pop();
+  state.selected = Math.min(state.selected, state.points.length - 1);
+  state.palette = null;
+  renderPoints();
+  update();
+}
+const undo = () => travel(state.history, state.future);
+const redo = () => travel(state.future, state.history);
+
+async function suggest(index) {       // the colorizer's own colours around a point, as a palette
+  const point = state.points[index];
+  const data = new FormData();
+  data.append("image", state.preview, "preview.png");
+  data.append("y", String(point.y));
+  data.append("x", String(point.x));
+  data.append("vividness", $("vividness").value);
+  const response = await fetch("/api/suggest", { method: "POST", body: data });
+  if (!response.ok) { say(await errorText(response), true); return; }
+  if (state.points[index] !== point) return;          // the point went away meanwhile
+  state.palette = { point, colors: (await response.json()).colors };
+  renderPoints();
+}
+
 function renderPoints() {
   const list = $("points");
   const markers = $("markers");
@@ -120,30 +165,53 @@ function renderPoints() {
     markers.append(marker);
 
     const item = document.createElement("li");
+    if (index === state.selected) item.className = "selected";
     const colour = document.createElement("input");
     colour.type = "color";
     colour.value = point.color;
     colour.className = "point-colour";
-    colour.addEventListener("change", () => { point.color = colour.value; renderPoints(); update(); });
-    const take = document.createElement("button");
-    take.type = "button";
-    take.textContent = "model's colour";
-    take.addEventListener("click", () => { point.color = resultPixel(point.x, point.y); renderPoints(); update(); });
+    colour.addEventListener("change", () => change(() => { point.color = colour.value; }));
+    const pick = document.createElement("button");
+    pick.type = "button";
+    pick.textContent = "suggest";
+    pick.title = "colours the colorizer predicts around this point";
+    pick.addEventListener("click", () => { state.selected = index; suggest(index); });
     const remove = document.createElement("button");
     remove.type = "button";
     remove.textContent = "delete";
     remove.className = "delete";
-    remove.addEventListener("click", () => { state.points.splice(index, 1); renderPoints(); update(); });
-    item.append(colour, ` at ${Math.round(point.x / state.scale)}, ${Math.round(point.y / state.scale)} `, take, remove);
+    remove.addEventListener("click", () => change(() => {
+      state.points.splice(index, 1);
+      state.selected = -1;
+    }));
+    item.append(colour, ` at ${Math.round(point.y / state.scale)}, ${Math.round(point.x / state.scale)} `, pick, remove);
+    if (state.palette && state.palette.point === point) {
+      const palette = document.createElement("div");
+      palette.className = "palette";
+      for (const suggestion of state.palette.colors) {
+        const swatch = document.createElement("button");
+        swatch.type = "button";
+        swatch.className = "swatch";
+        swatch.style.background = suggestion;
+        swatch.title = suggestion;
+        swatch.dataset.color = suggestion;
+        swatch.addEventListener("click", () => change(() => { point.color = suggestion; }));
+        palette.append(swatch);
+      }
+      item.append(palette);
+    }
     list.append(item);
   });
+  $("undo").disabled = !state.history.length;
+  $("redo").disabled = !state.future.length;
+  $("clear").disabled = $("save-points").disabled = !state.points.length;
 }
 
 let drag = null;
 function startDrag(event, index) {
   event.preventDefault();
   event.stopPropagation();
-  drag = { index, moved: false };
+  drag = { index, moved: false, before: copyPoints(state.points) };
 }
 document.addEventListener("mousemove", (event) => {
   if (!drag) return;
@@ -152,16 +220,76 @@ document.addEventListener("mousemove", (event) => {
   renderPoints();
 });
 document.addEventListener("mouseup", () => {
-  if (drag && drag.moved) update();
+  if (drag && drag.moved) {
+    state.history.push(drag.before);
+    state.future = [];
+    renderPoints();
+    update();
+  }
   drag = null;
 });
 
 $("stage").addEventListener("click", (event) => {
   if (!$("result").naturalWidth || event.target.classList.contains("marker")) return;
   const point = toPreview(event);
-  state.points.push({ ...point, color: resultPixel(point.x, point.y) });
-  renderPoints();
-  update();
+  change(() => {
+    state.points.push({ ...point, color: resultPixel(point.x, point.y) });
+    state.selected = state.points.length - 1;
+  });
+  suggest(state.selected);
+});
+
+$("undo").addEventListener("click", undo);
+$("redo").addEventListener("click", redo);
+$("clear").addEventListener("click", () => change(() => { state.points = []; state.selected = -1; }));
+$("show-points").addEventListener("change", () => {
+  $("stage").classList.toggle("no-points", !$("show-points").checked);
+});
+document.addEventListener("keydown", (event) => {
+  if (!(event.ctrlKey || event.metaKey) || !state.preview) return;
+  const key = event.key.toLowerCase();
+  if (key === "z" && !event.shiftKey) { event.preventDefault(); undo(); }
+  else if ((key === "z" && event.shiftKey) || key === "y") { event.preventDefault(); redo(); }
+});
+
+// -- points as files: the project's JSON, [{"y": .., "x": .., "color": "#rrggbb"}] in the photo's pixels
+$("save-points").addEventListener("click", () => {
+  const points = state.points.map((p) => ({ y: +(p.y / state.scale).toFixed(1), x: +(p.x / state.scale).toFixed(1),
+                                           color: p.color }));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(points, null, 1)], { type: "application/json" }));
+  link.download = (state.file ? state.file.name.replace(/\.[^.]*$/, "") : "photo") + "-points.json";
+  document.body.append(link);
+  link.click();
+  link.remove();
+});
+
+function readPoints(text) {           // a saved file -> points in preview pixels; Error naming the problem
+  let data;
+  try { data = JSON.parse(text); } catch (problem) { throw new Error(`not JSON: ${problem.message}`); }
+  if (!Array.isArray(data)) throw new Error("not a list of points");
+  return data.map((entry, index) => {
+    const { y, x, color } = entry || {};
+    if (!Number.isFinite(y) || !Number.isFinite(x) || y < 0 || x < 0 || y >= state.height || x >= state.width) {
+      throw new Error(`point ${index + 1} is not inside the ${state.width}x${state.height} photo`);
+    }
+    if (typeof color !== "string" || !/^#[0-9a-fA-F]{6}$/.test(color)) {
+      throw new Error(`point ${index + 1}: colour ${JSON.stringify(color)} is not of the form #rrggbb`);
+    }
+    return { y: y * state.scale, x: x * state.scale, color: color.toLowerCase() };
+  });
+}
+
+$("load-points").addEventListener("change", async () => {
+  const file = $("load-points").files[0];
+  $("load-points").value = "";
+  if (!file || !state.preview) return;
+  try {
+    const points = readPoints(await file.text());
+    change(() => { state.points = points; state.selected = -1; state.palette = null; });
+  } catch (problem) {
+    say(`${file.name}: ${problem.message}`, true);
+  }
 });
 
 // -- enhancement controls -------------------------------------------------------------------------
@@ -218,9 +346,9 @@ async function loadOperations() {
 }
 
 // -- compare, download ----------------------------------------------------------------------------
-$("compare").addEventListener("mousedown", () => { if (state.resultUrl) $("result").src = $("original").src; });
-$("compare").addEventListener("mouseup", () => { if (state.resultUrl) $("result").src = state.resultUrl; });
-$("compare").addEventListener("mouseleave", () => { if (state.resultUrl) $("result").src = state.resultUrl; });
+$("compare").addEventListener("input", () => {    // the original over the result, from the left
+  $("before").style.clipPath = `inset(0 ${100 - Number($("compare").value)}% 0 0)`;
+});
 
 $("download").addEventListener("click", async () => {
   if (!state.file) return;

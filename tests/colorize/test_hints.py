@@ -8,9 +8,9 @@ from PIL import Image
 import nnscratch as nn
 from colorize import colorize, rgb_to_lab, train
 from colorize.cli import main
-from colorize.hints import (SPREAD_PRIOR, check_hints, draw_hints, hint_channels, parse_color, parse_hint_option,
-                            read_hints_file, spread_hints, training_hint_channels, truth_hints)
-from colorize.infer import load_model
+from colorize.hints import (check_hints, draw_hints, hint_channels, parse_color, parse_hint_option, read_hints_file,
+                            training_hint_channels, truth_hints)
+from colorize.infer import load_model, network_ab
 from colorize.model import AB_SCALE, Colorizer
 from enhance.io import read_image
 from tests.conftest import synthetic_photo
@@ -108,49 +108,16 @@ def _chroma_of(hex_colour):
     return skimage_color.rgb2lab(rgb)[0, 0, 1:]
 
 
-def test_a_spread_point_corrects_its_side_of_a_lightness_edge_and_not_the_other():
-    # working image 40 x 80: lightness 30 on the left half, 80 on the right; the network said gray
-    lightness = np.full((40, 80), 30.0, dtype=np.float32)
-    lightness[:, 40:] = 80.0
-    ab = np.zeros((40, 80, 2), dtype=np.float32)
-    hints = check_hints([(40, 20, "#c03020")], 80, 160)        # image twice the working size: pixel (20, 10)
-    spread = spread_hints(ab, lightness, hints, (80, 160))
-    red = _chroma_of("#c03020")
-    rows, cols = np.mgrid[0:40, 0:80]
-    weight = np.exp(-((rows - 20) ** 2 + (cols - 10) ** 2) / (2 * (0.25 * 80) ** 2))
-    expected = red * (weight / (weight + SPREAD_PRIOR))[..., None]
-    np.testing.assert_allclose(spread[:, :40], expected[:, :40], atol=0.02)       # hint_chroma vs skimage rounding
-    assert np.abs(spread[20, 10] - red / (1 + SPREAD_PRIOR)).max() < 0.02
-    assert np.abs(spread[:, 40:]).max() < 0.01 * np.abs(red).max()                # across the edge: untouched
-    assert spread.dtype == np.float32 and spread.shape == ab.shape
-
-
-def test_spreading_corrects_the_residual_so_a_right_network_is_left_alone():
-    lightness = np.full((24, 24), 50.0, dtype=np.float32)
-    blue = _chroma_of("#3050c0")
-    ab = np.broadcast_to(blue.astype(np.float32), (24, 24, 2)).copy()       # the network already got it right
-    hints = check_hints([(5, 5, "#3050c0"), (18, 18, "#3050c0")], 24, 24)
-    np.testing.assert_allclose(spread_hints(ab, lightness, hints, (24, 24)), ab, atol=0.02)
-    # two points that disagree: between them a blend, bounded by their residuals
-    hints = check_hints([(12, 2, "#3050c0"), (12, 21, "#c03020")], 24, 24)
-    spread = spread_hints(np.zeros_like(ab), lightness, hints, (24, 24))
-    red = _chroma_of("#c03020")
-    for channel in range(2):
-        low, high = sorted((blue[channel], red[channel]))
-        assert low - 0.02 <= spread[12, 11, channel] <= high + 0.02
-    assert spread_hints(ab, lightness, [], (24, 24)) is ab
-
-
 def test_a_hinted_colorization_takes_the_points_colour_where_the_point_is(hint_model):
-    photo = synthetic_photo(64, 96, seed=3)
+    photo = synthetic_photo(64, 96, seed=3)            # under the working size: the result is the spread's own
     hints = [(20, 30, "#20a040"), (50, 80, "#c03020")]
     result = colorize(photo, hint_model, hints=hints)
     automatic = colorize(photo, hint_model)
     for y, x, colour in hints:
         wanted = _chroma_of(colour)
-        got = rgb_to_lab(result[y - 1:y + 2, x - 1:x + 2].astype(np.float32) / 255)[..., 1:].mean(axis=(0, 1))
-        before = rgb_to_lab(automatic[y - 1:y + 2, x - 1:x + 2].astype(np.float32) / 255)[..., 1:].mean(axis=(0, 1))
-        assert np.linalg.norm(got - wanted) < 0.5 * np.linalg.norm(before - wanted) + 3
+        got = rgb_to_lab(result[y:y + 1, x:x + 1].astype(np.float32) / 255)[0, 0, 1:]
+        before = rgb_to_lab(automatic[y:y + 1, x:x + 1].astype(np.float32) / 255)[0, 0, 1:]
+        assert np.linalg.norm(got - wanted) < 0.1 * np.linalg.norm(before - wanted) + 2, (colour, got, wanted)
 
 
 def test_no_hints_is_exactly_the_automatic_result(hint_model):
@@ -160,12 +127,14 @@ def test_no_hints_is_exactly_the_automatic_result(hint_model):
     assert not np.array_equal(colorize(gray, hint_model, size=32, hints=[(10, 10, "#ff0000")]), automatic)
 
 
-def test_a_model_without_hint_input_refuses_hints():
+def test_a_model_without_hint_input_follows_points_too():
     model = Colorizer(hidden_layers=18, width=2, seed=1).eval()
     gray = synthetic_photo(16, 16)[..., 1]
     assert np.array_equal(colorize(gray, model, hints=[]), colorize(gray, model))
-    with pytest.raises(ValueError, match="trained without colour hints"):
-        colorize(gray, model, hints=[(1, 1, "#ff0000")])
+    guided = colorize(gray, model, hints=[(1, 1, "#ff0000")])
+    assert rgb_to_lab(guided[1:2, 1:2].astype(np.float32) / 255)[0, 0, 1] > 20      # red: a well above 0
+    with pytest.raises(ValueError, match="without hint input"):            # its network has no hint input
+        network_ab(model, gray.astype(np.float32) / 2.55, hints=[(1, 1, (255, 0, 0))])
 
 
 def flat_colour_folder(folder, count=24):
@@ -189,11 +158,11 @@ def test_a_network_trained_briefly_with_hints_follows_a_hint_on_a_flat_image(tmp
           width=8, hidden_layers=6, norm="none", lr=3e-3, hints=True, checkpoint_every=300, progress=False,
           min_colorfulness=0.0, ema_decay=0.0)
     model = load_model(tmp_path / "run")
-    gray = np.full((32, 32), 128, dtype=np.uint8)
-    before = rgb_to_lab(colorize(gray, model).astype(np.float32) / 255)[16, 16, 1:]
+    light = np.full((32, 32), 50.0, dtype=np.float32)        # the network's own hint input (colorize spreads
+    before = network_ab(model, light, None)[0][16, 16]          # points without it)
     for colour in ("#c03020", "#2050c0"):     # a red and a blue
         target = rgb_to_lab(np.array([[parse_color(colour)]], dtype=np.float32) / 255)[0, 0, 1:]
-        after = rgb_to_lab(colorize(gray, model, hints=[(16, 16, colour)]).astype(np.float32) / 255)[16, 16, 1:]
+        after = network_ab(model, light, None, check_hints([(16, 16, colour)], 32, 32))[0][16, 16]
         # the chroma at the point moves well towards the hint's (a network that ignores hints stays at
         # 1.0; over seeds 0-2 this brief training reaches 0.29-0.88) and its hue comes within 30 degrees
         # (the blue hint starts about 140 degrees away; the red one near its hue, but too pale)
@@ -236,6 +205,27 @@ def test_cli_hints_from_options_files_and_folders(tmp_path, hint_model_file, cap
     assert np.array_equal(read_image(tmp_path / "out" / "b.png"), plain)
 
 
+def test_cli_grid_shows_the_gray_input_the_result_and_the_points(tmp_path, hint_model_file, capsys):
+    Image.fromarray(synthetic_photo(60, 80)).convert("L").save(tmp_path / "gray.png")
+    common = [str(tmp_path / "gray.png"), "--checkpoint", str(hint_model_file), "--size", "32"]
+    assert main(["predict", *common, "-o", str(tmp_path / "out.png"), "--hint", "30,40:#c03020",
+                 "--grid", str(tmp_path / "grid.png")]) == 0
+    grid, result = read_image(tmp_path / "grid.png"), read_image(tmp_path / "out.png")
+    assert grid.shape == (20 + 60, 3 * 80 + 2 * 8, 3)                    # a caption strip, three panels, two gaps
+    gray, coloured, drawn = (grid[20:, i * 88:i * 88 + 80] for i in range(3))
+    assert np.array_equal(coloured, result) and np.ptp(gray.astype(int), axis=-1).max() <= 1
+    np.testing.assert_array_equal(drawn[30, 40], (192, 48, 32))           # the point drawn in its colour
+    assert np.array_equal(drawn[:20], result[:20])                        # and nothing else
+    assert grid[:20].min() < 128                                          # captions written
+    assert main(["predict", *common, "-o", str(tmp_path / "plain.png"), "--grid", str(tmp_path / "two.png")]) == 0
+    assert read_image(tmp_path / "two.png").shape == (80, 2 * 80 + 8, 3)  # no points: two panels
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(synthetic_photo()).save(tmp_path / "in" / f"{name}.png")
+    assert main(["predict", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--grid", str(tmp_path / "g.png")]) == 2
+    assert "--grid draws the points of one input file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--hint", "10;12:#c03020"], "Y,X:#RRGGBB"),
     (["--hint", "10,12:red"], "Y,X:#RRGGBB"),
@@ -256,15 +246,15 @@ def test_cli_hint_mistakes_are_one_line_usage_errors_and_write_nothing(tmp_path,
     assert not (tmp_path / "out.png").exists()
 
 
-def test_cli_refuses_hints_for_a_model_without_hint_input(tmp_path, capsys):
+def test_cli_points_guide_a_model_without_hint_input(tmp_path, capsys):
     model = Colorizer(hidden_layers=18, width=2)
     nn.save(tmp_path / "m.npz", {"format": "colorize-model", "config": {"model": model.config},
                                  "model": dict(model.state_dict())})
     Image.fromarray(synthetic_photo()).convert("L").save(tmp_path / "gray.png")
-    code = main(["predict", str(tmp_path / "gray.png"), "-o", str(tmp_path / "o.png"), "--checkpoint",
-                 str(tmp_path / "m.npz"), "--hint", "1,1:#ff0000"])
-    assert code == 2 and "trained without colour hints" in capsys.readouterr().err
-    assert not (tmp_path / "o.png").exists()
+    common = [str(tmp_path / "gray.png"), "--checkpoint", str(tmp_path / "m.npz")]
+    assert main(["predict", *common, "-o", str(tmp_path / "plain.png")]) == 0
+    assert main(["predict", *common, "-o", str(tmp_path / "o.png"), "--hint", "1,1:#ff0000"]) == 0
+    assert not np.array_equal(read_image(tmp_path / "o.png"), read_image(tmp_path / "plain.png"))
 
 
 def test_drawn_hints_and_json_round_trip(tmp_path):

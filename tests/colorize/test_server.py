@@ -49,7 +49,7 @@ def test_the_page_and_its_files_are_served(client):
 def test_operations_describe_parameters_ranges_and_defaults(client):
     answer = client.get("/api/operations").get_json()
     operations = {op["name"]: op for op in answer["operations"]}
-    assert answer["hints"] is True and {"equalize", "clahe", "contrast", "hdr", "invert"} <= set(operations)
+    assert {"equalize", "clahe", "contrast", "hdr", "invert"} <= set(operations)
     factor = operations["contrast"]["parameters"][0]
     assert factor == {"name": "factor", "default": 1.0, "kind": "number", "min": 0.0, "max": 2.0, "step": 0.05}
     assert {"name": "inverse", "default": False, "kind": "flag"} in operations["log"]["parameters"]
@@ -100,10 +100,49 @@ def test_decompression_bombs_uploads_over_the_limit_and_unknown_paths(client, mo
         assert answer.status_code == 404 and "error" in answer.get_json(), path
 
 
-def test_a_model_without_hint_input_refuses_points_clearly():
+def test_a_model_without_hint_input_follows_points_too():
     app = create_app(Colorizer(hidden_layers=18, width=2, seed=1).eval()).test_client()
-    answer = post(app, {"hints": '[{"y": 1, "x": 1, "color": "#ff0000"}]'}, png_bytes(synthetic_photo(20, 30)))
-    assert answer.status_code == 400 and "without colour hints" in answer.get_json()["error"]
+    photo = png_bytes(synthetic_photo(20, 30))
+    plain, guided = (post(app, {"hints": hints}, photo) for hints in ("[]", '[{"y": 1, "x": 1, "color": "#ff0000"}]'))
+    assert plain.status_code == guided.status_code == 200 and plain.data != guided.data
+
+
+def suggest(client, data=None, image=None):
+    form = dict(data or {})
+    if image is not None:
+        form["image"] = (io.BytesIO(image), "photo.png")
+    return client.post("/api/suggest", data=form, content_type="multipart/form-data")
+
+
+def test_suggest_answers_a_palette_of_the_networks_colours_at_the_points_lightness(client, model):
+    from colorize.hints import suggested_colours
+    from colorize.infer import image_lightness, network_ab
+
+    photo = synthetic_photo(37, 53)
+    answer = suggest(client, {"y": "10", "x": "12.5"}, png_bytes(photo))
+    assert answer.status_code == 200
+    light = image_lightness(photo)
+    assert answer.get_json() == {"colors": suggested_colours(*network_ab(model, light), 10, 12.5, light.shape)}
+    for form, message in (({"y": "40", "x": "1"}, "inside the 53x37 image"), ({"x": "1"}, "y and x must be"),
+                          ({"y": "1", "x": "1", "size": "2"}, "size must be between")):
+        answer = suggest(client, form, png_bytes(photo))
+        assert answer.status_code == 400 and message in answer.get_json()["error"], answer.data
+    assert suggest(client, {"y": "1", "x": "1"}).status_code == 400
+
+
+def test_a_new_point_on_the_same_preview_does_not_run_the_network_again(model, monkeypatch):
+    import colorize.infer as infer
+
+    calls = []
+    real = infer.network_ab
+    monkeypatch.setattr(infer, "network_ab", lambda *a, **k: calls.append(1) or real(*a, **k))
+    app = create_app(model).test_client()
+    photo = png_bytes(synthetic_photo(37, 53))
+    for hints in ("[]", '[{"y": 5, "x": 5, "color": "#c03020"}]', '[{"y": 5, "x": 5, "color": "#2050c0"}]'):
+        assert post(app, {"hints": hints}, photo).status_code == 200
+    assert suggest(app, {"y": "5", "x": "5"}, photo).status_code == 200
+    assert len(calls) == 1
+    assert post(app, {"vividness": "0.5"}, photo).status_code == 200 and len(calls) == 2
 
 
 def browser_available():
@@ -228,6 +267,73 @@ def test_the_first_minute_empty_page_phone_width_and_an_error(live_server, tmp_p
         browser.quit()
 
 
+@pytest.mark.skipif(not browser_available(), reason="no chromium and chromium-driver (apt-get install chromium "
+                                                    "chromium-driver); the HTTP tests above still run")
+def test_the_point_tools_in_a_real_browser(live_server, tmp_path):
+    """Suggested colours, undo and redo, clear all, hidden markers, the before/after slider, and points
+    saved and loaded as the project's JSON (in the photo's own pixels)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                              "download.prompt_for_download": False})
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+    wait = WebDriverWait(browser, 60)
+    version = lambda: int(browser.find_element(By.ID, "result").get_attribute("data-version") or 0)  # noqa: E731
+    colours = lambda: [e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, "#points .point-colour")]  # noqa: E731
+    click = lambda name: browser.find_element(By.ID, name).click()  # noqa: E731
+    try:
+        browser.get(live_server)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#operations .operation"))
+        Image.fromarray(synthetic_photo(640, 800)).convert("L").save(tmp_path / "old.png")   # preview: 512 x 410
+        browser.find_element(By.ID, "file").send_keys(str(tmp_path / "old.png"))
+        wait.until(lambda b: version() >= 1)
+        result = browser.find_element(By.ID, "result")
+        webdriver.ActionChains(browser).move_to_element_with_offset(result, -100, -50).click().perform()
+        wait.until(lambda b: version() >= 2 and b.find_elements(By.CSS_SELECTOR, ".palette .swatch"))
+        swatch = browser.find_elements(By.CSS_SELECTOR, ".palette .swatch")[-1]
+        chosen = swatch.get_attribute("data-color")
+        swatch.click()                                            # a suggested colour: the point takes it
+        wait.until(lambda b: version() >= 3)
+        assert colours() == [chosen]
+        click("undo")
+        wait.until(lambda b: version() >= 4)
+        assert colours() != [chosen] and len(colours()) == 1
+        click("redo")
+        wait.until(lambda b: version() >= 5 and colours() == [chosen])
+        click("clear")
+        wait.until(lambda b: version() >= 6 and colours() == [])
+        click("undo")
+        wait.until(lambda b: version() >= 7 and colours() == [chosen])
+
+        click("show-points")                                      # markers hidden, points kept
+        assert not browser.find_element(By.CSS_SELECTOR, ".marker").is_displayed() and colours() == [chosen]
+        slider = browser.find_element(By.ID, "compare")
+        browser.execute_script("arguments[0].value = 40; arguments[0].dispatchEvent(new Event('input'))", slider)
+        assert "60%" in browser.find_element(By.ID, "before").get_attribute("style")
+
+        click("save-points")
+        wait.until(lambda b: list((tmp_path / "downloads").glob("*-points.json")))
+        saved = json.loads(next((tmp_path / "downloads").glob("*-points.json")).read_text())
+        assert [p["color"] for p in saved] == [chosen]
+        assert 0 < saved[0]["x"] < 800 and 0 < saved[0]["y"] < 640 and abs(saved[0]["x"] - 400) > 50  # photo pixels
+        (tmp_path / "mine.json").write_text(json.dumps([{"y": 600.0, "x": 700.0, "color": "#2050C0"}]))
+        browser.find_element(By.ID, "load-points").send_keys(str(tmp_path / "mine.json"))
+        wait.until(lambda b: version() >= 8 and colours() == ["#2050c0"])
+        (tmp_path / "bad.json").write_text(json.dumps([{"y": 900, "x": 1, "color": "#2050c0"}]))
+        browser.find_element(By.ID, "load-points").send_keys(str(tmp_path / "bad.json"))
+        wait.until(lambda b: "not inside the 800x640 photo" in b.find_element(By.ID, "status").text)
+        assert colours() == ["#2050c0"]
+        severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        browser.quit()
+
+
 @pytest.mark.parametrize("host, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
 def test_the_serve_command_prints_its_url_and_warns_when_open_to_the_network(tmp_path, model, host, warned):
     import subprocess
@@ -246,7 +352,7 @@ def test_the_serve_command_prints_its_url_and_warns_when_open_to_the_network(tmp
         assert line.startswith("colorize serve: open http://127.0.0.1:"), line
         url = line.split()[3]
         with urllib.request.urlopen(url + "api/operations", timeout=30) as answer:
-            assert json.load(answer)["hints"] is True
+            assert "operations" in json.load(answer)
     finally:
         process.terminate()
         _, err = process.communicate(timeout=30)
