@@ -1,4 +1,5 @@
-"""Colour hints: automatic colorization, then 1, 3 and 10 coloured points.
+"""Colour hints: automatic colorization, then 1, 3 and 10 coloured points (and, on the demo photo,
+a point on each of its two leaves).
 
 The shipped colorizer takes, besides a photo's lightness, a few colour points
 (y, x, colour).  Here the points are sampled from the photo's true colours,
@@ -38,6 +39,11 @@ for count in (0, 1, 3, 10):
     result = colorize(truth, model, hints=hints)              # only the lightness of `truth` is used
     title = "automatic" if count == 0 else f"{count} point{'s' * (count > 1)}"
     panels.append((f"{title}: {psnr(result, truth):.2f} dB", result, hints))
+if Path(args.photo) == Path(SAMPLE):      # as a user would: one point on each leaf, its true colour
+    hints = [(y, x, tuple(int(v) for v in truth[y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).mean(axis=0)))
+             for y, x in ((165, 320), (100, 150))]
+    result = colorize(truth, model, hints=hints)
+    panels.append((f"2 points on the leaves: {psnr(result, truth):.2f} dB", result, hints))
 panels.append((f"truth (gray: {psnr(panels[0][1], truth):.2f} dB)", truth, []))
 
 figure = Figure(figsize=(3.2 * len(panels), 2.6), dpi=100)
