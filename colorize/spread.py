@@ -34,7 +34,7 @@ REACH = 0.5            # alpha falls by e over this fraction of the long side of
 BLEND = 0.05           # sharpness of the blend between points, as a fraction of the long side
 POWER = 2.0            # the fall of alpha with path length: 1 an exponential, 2 a Gaussian
 CAST_SEPARATION = 0.25  # points nearer than this fraction of the long side count as one object for the cast
-CAST_PRIOR = 10.0      # the scene-wide cast: weight of "no cast" against the number of further objects with points
+CAST_PRIOR = 14.0      # the scene-wide cast: weight of "no cast" against the number of further objects with points
 MAX_SWEEPS = 8         # rounds of the four sweeps (each adds two turns to the paths found)
 
 
