@@ -19,18 +19,16 @@ from PIL import Image
 
 import nnscratch as nn
 from nnscratch import __version__, distributed
-from nnscratch.optim import SCHEDULES
 from enhance.io import (IMAGE_EXTENSIONS, ImageError, OutputConflict, check_outputs, find_images, read_image,
                         read_metadata, reader_went_away, to_uint8, write_image)
 
-from .bins import UNIFORM_MIX
 from .data import check_light_jitter, to_rgb_uint8
 from .hints import check_hints, draw_hints, parse_hint_option, read_hints_file, side_by_side
 from .infer import (WORKING_SIZE, ModelFileError, check_working_memory, colorize, gray_baseline, load_model,
                     save_model)
 from .metrics import colorfulness
-from .model import AB_SCALE, Colorizer, layer_table
-from .train import (LOG_MSE_EPS, NothingToResume, RunExists, TrainingError, TrainingInterrupted, TrainingSettings,
+from .model import AB_SCALE, NORMS, Colorizer, layer_table
+from .train import (NothingToResume, RunExists, TrainingError, TrainingInterrupted, TrainingSettings,
                     train)
 
 EXPECTED_ERRORS = (ValueError, TypeError, OSError, ImageError, nn.StateFileError, ModelFileError, TrainingError)
@@ -62,7 +60,8 @@ class DefaultsShown(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+        if ("default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings
+                or action.nargs == 0):        # a switch: its help says what it turns on or off
             return text
         return f"{text} (default: {action.default})"
 
@@ -187,7 +186,7 @@ def explicit_options(argv: list[str], args) -> set[str]:
     parser.train_parser.set_defaults(**{name: unset for name in vars(args)})
     again = parser.parse_args(argv)
     given = {name for name, value in vars(again).items() if value is not unset}
-    return {"skips" if name == "no_skips" else name for name in given}
+    return given
 
 
 def _predict_parser(commands) -> None:
@@ -225,72 +224,34 @@ def _predict_parser(commands) -> None:
     _model_arguments(predict)
 
 
+def _settings_options(parser: argparse.ArgumentParser) -> None:
+    """An option for each :class:`TrainingSettings` field that has one, with the field's default and help."""
+    kinds = {"positive_int": _positive_int, "positive_float": _positive_float, "count": _count, "fraction": _fraction,
+             "jitter": _jitter_strength, "int": int, "float": float, None: None}
+    groups = {}
+    for setting in fields(TrainingSettings):
+        meta = setting.metadata
+        if "help" not in meta:
+            continue
+        group = parser
+        if meta.get("group"):
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            group = groups[meta["group"]]
+        flag = meta.get("flag", "--" + setting.name.replace("_", "-"))
+        if isinstance(setting.default, bool):          # a switch that turns the default around
+            group.add_argument(flag, dest=setting.name, action="store_false" if setting.default else "store_true",
+                               help=meta["help"])
+            continue
+        group.add_argument(flag, dest=setting.name, type=kinds[meta["kind"]], default=setting.default,
+                           choices=meta.get("choices"), metavar=meta.get("metavar"), help=meta["help"])
+
+
 def _train_parser(commands) -> argparse.ArgumentParser:
     fit = commands.add_parser("train", help="train a colorizer on a folder of colour photos")
     fit.add_argument("--data", required=True, metavar="DIR", help="folder of colour photos (searched recursively)")
     fit.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics, loss plot")
-    length = fit.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive_int, help="optimizer steps")
-    length.add_argument("--epochs", type=_positive_float, help="passes over the training photos (one crop each)")
-    fit.add_argument("--batch-size", type=_positive_int, default=16, help="crops per optimizer step")
-    fit.add_argument("--crop", type=_positive_int, default=128, help="crop side in pixels, a multiple of 8 (default 128)")
-    fit.add_argument("--lr", type=_positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    fit.add_argument("--warmup", type=_count, default=0, metavar="N",
-                     help="raise the learning rate linearly to --lr over the first N steps (default 0: none); "
-                          "softens the first steps of a fresh optimizer on trained weights (--init)")
-    fit.add_argument("--lr-decay", choices=list(SCHEDULES), default="constant",
-                     help="after the warm-up keep --lr (constant) or bring it to 0 at the last step along half "
-                          "a cosine (cosine; raising --steps on resume stretches the curve)")
-    fit.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution (default 32)")
-    fit.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers (default 18)")
-    fit.add_argument("--norm", choices=["batch", "none"], default="batch",
-                     help="normalisation between each hidden convolution and its ReLU")
-    fit.add_argument("--loss", choices=["huber", "mse", "l1", "logmse", "bins"], default="huber",
-                     help="loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
-                          "PSNR that evaluation averages (logmse); or bins: the network predicts a distribution "
-                          "over ab bins, trained by the rebalanced cross-entropy")
-    fit.add_argument("--uniform-mix", type=float, default=UNIFORM_MIX, metavar="MIX",
-                     help="bins: the class prior mixed with a uniform one by this much before its inverse weighs "
-                          "the classes (default %(default)g; 1: no rebalancing)")
-    fit.add_argument("--log-eps", type=_positive_float, default=LOG_MSE_EPS, metavar="EPS",
-                     help="logmse's floor on each crop's MSE in (ab / 110)^2 (default %(default)g, an ab error of 3.5); "
-                          "smaller weighs nearly colourless crops more")
-    fit.add_argument("--seed", type=int, default=0, help="seeds the weights, the crops and the training hints")
-    fit.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda runs on a GPU through CuPy")
-    held_out = fit.add_mutually_exclusive_group()
-    held_out.add_argument("--val", metavar="DIR", help="folder of validation photos")
-    held_out.add_argument("--val-fraction", type=_fraction, default=0.0, help="hold out this fraction of --data")
-    fit.add_argument("--checkpoint-every", type=_positive_int, default=500, metavar="N",
-                     help="validate and write a checkpoint every N steps")
-    fit.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K",
-                     help="keep the last K step checkpoints (and best.npz)")
-    fit.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
-                     help="record the loss and images/s in metrics.jsonl every N steps")
-    fit.add_argument("--min-colorfulness", type=float, default=5.0,
-                     help="skip photos less colourful than this (Hasler-Süsstrunk; default 5)")
-    fit.add_argument("--hints", action="store_true",
-                     help="train the network to follow colour hints too (random points from the truth; "
-                          "none on half the crops, so automatic colorization is learned as well)")
-    fit.add_argument("--no-skips", action="store_true",
-                     help="no skip connections from encoder to decoder (the first-generation network)")
-    fit.add_argument("--global-context", dest="context", action="store_true",
-                     help="a global-context layer before the decoder: every position also sees a summary of "
-                          "the whole image (its scene)")
-    fit.add_argument("--photo-size", type=_positive_int, default=320, metavar="PX",
-                     help="photos are decoded once and kept at this long side; crops are cut at 0.7-1.0 of it "
-                          "(default 320: the network sees photos at the scale it colorizes at)")
-    fit.add_argument("--light-jitter", type=_jitter_strength, default=0.0, metavar="S",
-                     help="a random tone curve on each crop's lightness (gamma within exp(+-S), contrast within "
-                          "exp(+-S/2)), its colours unchanged: photos as other films or scans record them "
-                          "(default 0: none)")
-    fit.add_argument("--weight-decay", type=float, default=0.0, metavar="L2",
-                     help="L2 penalty on the weights in Adam, as torch.optim.Adam's weight_decay (default 0)")
-    fit.add_argument("--ema-decay", type=_fraction, default=0.999,
-                     help="decay of the moving average of the weights that validation scores and export uses "
-                          "(default 0.999; 0: off)")
-    fit.add_argument("--bn-batches", type=_count, default=TrainingSettings.bn_batches, metavar="N",
-                     help="the moving average's batch-norm statistics are recomputed for its own weights over N "
-                          "batches of training crops at every checkpoint (default %(default)s; 0: the live network's)")
+    _settings_options(fit)
     fit.add_argument("--resume", action="store_true",
                      help="continue the newest checkpoint in RUN_DIR (--steps/--epochs, --lr, --warmup, --lr-decay "
                           "and the checkpoint options may change; other settings are the checkpoint's)")
@@ -324,9 +285,12 @@ def _evaluate_parser(commands) -> None:
 def _other_parsers(commands) -> None:
     summary = commands.add_parser("model-summary", help="layers, shapes, parameters and FLOPs of a network: a fresh one "
                                                         "of the shape given, or --checkpoint's")
-    summary.add_argument("--hidden-layers", type=_positive_int, default=18, help="hidden conv+ReLU layers")
-    summary.add_argument("--width", type=_positive_int, default=32, help="channels at full resolution")
-    summary.add_argument("--norm", choices=["batch", "none"], default="batch", help="batch normalisation or none")
+    defaults = TrainingSettings()
+    summary.add_argument("--hidden-layers", type=_positive_int, default=defaults.hidden_layers,
+                         help="hidden conv+ReLU layers (default %(default)s)")
+    summary.add_argument("--width", type=_positive_int, default=defaults.width,
+                         help="channels at full resolution (default %(default)s)")
+    summary.add_argument("--norm", choices=NORMS, default=defaults.norm, help="normalisation (default %(default)s)")
     summary.add_argument("--hints", action="store_true", help="the network with colour-hint input")
     summary.add_argument("--size", type=_positive_int, default=256, help="input side for the output shapes (default 256)")
     summary.add_argument("--checkpoint", metavar="PATH",
@@ -546,8 +510,7 @@ def _progress(items, what: str):
 
 def training_settings(args) -> TrainingSettings:
     """``colorize train``'s options as the trainer's settings: each option is the field of its name."""
-    given = {f.name: getattr(args, f.name) for f in fields(TrainingSettings) if hasattr(args, f.name)}
-    return TrainingSettings(**given, skips=not args.no_skips)
+    return TrainingSettings(**{f.name: getattr(args, f.name) for f in fields(TrainingSettings) if hasattr(args, f.name)})
 
 
 def run_train(args) -> int:

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from enhance.io import ImageError, find_images, read_image
+from enhance.io import ImageError, read_image
 
 from .color import rgb_to_lab
 from .hints import HINT_CHANNELS, training_hint_channels
 from .metrics import colorfulness
 from .model import AB_SCALE, normalize_lightness
+
+CROP_SCALE = (0.7, 1.0)   # training crops are cut at this range of the stored photo's size
 
 
 def to_rgb_float(array: np.ndarray) -> np.ndarray:
@@ -86,16 +88,6 @@ class PhotoSet:
                 print(f"skipping {path}: {reason}", file=sys.stderr)
         return cls(kept_paths, images, skipped)
 
-    @classmethod
-    def from_folder(cls, folder, **options) -> "PhotoSet":
-        paths = find_images(folder)
-        if not paths:
-            raise ValueError(f"no image files (jpg, png, webp, bmp, tif) found in {folder}")
-        photos = cls.from_paths(paths, **options)
-        if not photos.images:
-            raise ValueError(f"none of the {len(paths)} image files in {folder} is usable (see the messages above)")
-        return photos
-
     def __len__(self) -> int:
         return len(self.images)
 
@@ -154,7 +146,7 @@ class CropSampler:
     """
 
     def __init__(self, photos: PhotoSet, batch_size: int, crop: int, seed: int,
-                 scale: tuple[float, float] = (0.3, 1.0), flip: bool = True, hints: bool = False,
+                 scale: tuple[float, float] = CROP_SCALE, flip: bool = True, hints: bool = False,
                  light_jitter: float = 0.0):
         if batch_size < 1 or crop < 8 or crop % 8:
             raise ValueError(f"batch size must be >= 1 and crop a multiple of 8 (>= 8), got {batch_size} and {crop}")

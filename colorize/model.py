@@ -64,6 +64,7 @@ def normalize_lightness(lightness):
 
 
 HEADS = ("regression", "bins")
+NORMS = ("batch", "none")                 # batch normalisation between each hidden convolution and its ReLU, or none
 READOUT_SETTINGS = ("shrink", "temperature", "vividness")     # settings of the output without weights
 VIVIDNESS_RANGE = (0.0, 1.0)
 
@@ -98,7 +99,7 @@ def _check_network(hidden_layers, width, norm, hints, skips, context) -> None:
         raise ValueError(f"hidden_layers must be an integer >= 6 (3 down, 3 up), got {hidden_layers!r}")
     if not isinstance(width, (int, np.integer)) or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
-    if norm not in ("batch", "none"):
+    if norm not in NORMS:
         raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
     for name, value in (("hints", hints), ("skips", skips), ("context", context)):
         if not isinstance(value, (bool, np.bool_)):

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +39,9 @@ from nnscratch.optim import SCHEDULES
 
 from .checkpoints import CHECKPOINT_PATTERN, latest_checkpoint, prune_checkpoints
 from .bins import UNIFORM_MIX, BinnedCrossEntropy, ab_bins, class_prior, rebalancing_weights
-from .data import CropSampler, PhotoSet, check_light_jitter
+from .data import CROP_SCALE, CropSampler, PhotoSet, check_light_jitter
 from .evaluate import evaluate_photos
-from .model import build_model, check_config, network_config
+from .model import NORMS, build_model, check_config, network_config
 
 # "logmse": each crop's log mean squared error, averaged over the batch — the per-photo PSNR that
 # evaluation averages, so nearly colourless crops count as much as vivid ones.  Its default floor
@@ -179,46 +179,80 @@ class _StopRequest:
         return False
 
 
+def option(default, help: str, kind: str | None = None, **cli):
+    """A :class:`TrainingSettings` field that ``colorize train`` offers as an option: its default, its
+    help, and how the command line reads it (``kind``: the parser, e.g. ``"positive_int"``; ``choices``,
+    ``metavar``, ``flag`` when not ``--field-name``, ``group`` for options that exclude each other)."""
+    return field(default=default, metadata={"help": help, "kind": kind, **cli})
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Every setting of a training run, with its default.
+    """Every setting of a training run, with its default: the one place they are defined.
 
-    ``colorize train``'s options fill one, :func:`train` takes one (or its fields as keywords),
-    and :meth:`config` is what ``config.json`` and every checkpoint record.
+    ``colorize train``'s options are made from these fields (:func:`option`), :func:`train` takes
+    one (or its fields as keywords), and :meth:`config` is what ``config.json`` and every
+    checkpoint record.
     """
 
-    steps: int | None = None            # optimizer steps ...
-    epochs: float | None = None         # ... or passes over the photos (one crop each)
-    batch_size: int = 16                # crops per step (over all processes)
-    crop: int = 128                     # crop side, a multiple of 8
-    lr: float = 1e-4                    # Adam's learning rate,
-    warmup: int = 0                     # reached by a linear warm-up over this many steps,
-    lr_decay: str = "constant"          # then kept ("constant") or brought to 0 at the end ("cosine")
-    weight_decay: float = 0.0           # Adam's L2 penalty on the weights (as torch.optim.Adam)
-    loss: str = "huber"                 # on ab / 110: huber, mse, l1 or logmse (per crop); or bins
-    log_eps: float = LOG_MSE_EPS        # logmse's floor on each crop's MSE
-    uniform_mix: float = UNIFORM_MIX    # bins: the class prior's mix with a uniform one (1: no rebalancing)
-    width: int = 32                     # the network: channels at full resolution,
-    hidden_layers: int = 18             # hidden convolutions,
-    norm: str = "batch"                 # normalisation,
-    hints: bool = False                 # a hint input (trained with random points),
-    skips: bool = True                  # skip connections
-    context: bool = False               # a global-context layer before the decoder
-    seed: int = 0                       # weights, crops and hints
-    device: str = "cpu"                 # or "cuda" (CuPy)
-    dtype: str = "float32"              # or "float64" for exactness experiments
-    val: str | None = None              # a folder of validation photos ...
-    val_fraction: float = 0.0           # ... or this fraction of the data held out
-    val_size: int = 256                 # validation photos' long side
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    log_every: int = 10
-    min_colorfulness: float = 5.0       # photos less colourful are skipped
-    photo_size: int | None = 320        # photos are decoded once at this long side
-    scale: tuple[float, float] = (0.7, 1.0)   # crops are cut at this range of it
-    light_jitter: float = 0.0           # random tone curves on the crops' lightness (0: none)
-    ema_decay: float = 0.999            # moving average of the weights (0: off)
-    bn_batches: int = 25                # its batch-norm statistics recomputed over this many batches
+    steps: int | None = option(None, "optimizer steps", kind="positive_int", group="length")
+    epochs: float | None = option(None, "passes over the training photos (one crop each)", kind="positive_float",
+                                  group="length")
+    batch_size: int = option(16, "crops per optimizer step (over all processes)", kind="positive_int")
+    crop: int = option(128, "crop side in pixels, a multiple of 8", kind="positive_int")
+    lr: float = option(1e-4, "Adam's learning rate", kind="positive_float")
+    warmup: int = option(0, "raise the learning rate linearly to --lr over the first N steps (0: none); softens "
+                            "the first steps of a fresh optimizer on trained weights (--init)", kind="count",
+                         metavar="N")
+    lr_decay: str = option("constant", "after the warm-up keep --lr (constant) or bring it to 0 at the last step "
+                                       "along half a cosine (cosine; raising --steps on resume stretches the curve)",
+                           choices=tuple(SCHEDULES))
+    weight_decay: float = option(0.0, "L2 penalty on the weights in Adam, as torch.optim.Adam's weight_decay",
+                                 kind="float", metavar="L2")
+    loss: str = option("huber", "loss on ab / 110: per pixel (huber, mse, l1) or each crop's log MSE, the per-photo "
+                                "PSNR that evaluation averages (logmse); or bins: the network predicts a "
+                                "distribution over ab bins, trained by the rebalanced cross-entropy",
+                       choices=tuple(LOSSES))
+    log_eps: float = option(LOG_MSE_EPS, "logmse's floor on each crop's MSE in (ab / 110)^2 (an ab error of 3.5); "
+                                         "smaller weighs nearly colourless crops more", kind="positive_float",
+                            metavar="EPS")
+    uniform_mix: float = option(UNIFORM_MIX, "bins: the class prior mixed with a uniform one by this much before "
+                                             "its inverse weighs the classes (1: no rebalancing)", kind="float",
+                                metavar="MIX")
+    width: int = option(32, "the network's channels at full resolution", kind="positive_int")
+    hidden_layers: int = option(18, "hidden conv+ReLU layers", kind="positive_int")
+    norm: str = option("batch", "normalisation between each hidden convolution and its ReLU", choices=NORMS)
+    hints: bool = option(False, "train the network to follow colour hints too (random points from the truth; none "
+                                "on half the crops, so automatic colorization is learned as well)")
+    skips: bool = option(True, "no skip connections from encoder to decoder (the first-generation network)",
+                         flag="--no-skips")
+    context: bool = option(False, "a global-context layer before the decoder: every position also sees a summary of "
+                                  "the whole image (its scene)", flag="--global-context")
+    seed: int = option(0, "seeds the weights, the crops and the training hints", kind="int")
+    device: str = option("cpu", "cuda runs on a GPU through CuPy", choices=("cpu", "cuda"))
+    dtype: str = "float32"              # or "float64" for exactness experiments (not an option)
+    val: str | None = option(None, "folder of validation photos", metavar="DIR", group="held_out")
+    val_fraction: float = option(0.0, "hold out this fraction of --data", kind="fraction", group="held_out")
+    val_size: int = 256                 # validation photos' long side (not an option)
+    checkpoint_every: int = option(500, "validate and write a checkpoint every N steps", kind="positive_int",
+                                   metavar="N")
+    keep_checkpoints: int = option(3, "keep the last K step checkpoints (and best.npz)", kind="positive_int",
+                                   metavar="K")
+    log_every: int = option(10, "record the loss and images/s in metrics.jsonl every N steps", kind="positive_int",
+                            metavar="N")
+    min_colorfulness: float = option(5.0, "skip photos less colourful than this (Hasler-Süsstrunk)", kind="float")
+    photo_size: int | None = option(320, "photos are decoded once and kept at this long side; crops are cut at "
+                                         "0.7-1.0 of it (the network sees photos at the scale it colorizes at)",
+                                    kind="positive_int", metavar="PX")
+    scale: tuple[float, float] = CROP_SCALE   # crops are cut at this range of the photo size (not an option)
+    light_jitter: float = option(0.0, "a random tone curve on each crop's lightness (gamma within exp(+-S), "
+                                      "contrast within exp(+-S/2)), its colours unchanged: photos as other films or "
+                                      "scans record them (0: none)", kind="jitter", metavar="S")
+    ema_decay: float = option(0.999, "decay of the moving average of the weights that validation scores and export "
+                                     "uses (0: off)", kind="fraction")
+    bn_batches: int = option(25, "the moving average's batch-norm statistics are recomputed for its own weights over "
+                                 "N batches of training crops at every checkpoint (0: the live network's)",
+                             kind="count", metavar="N")
 
     def check(self) -> None:
         """ValueError naming the first setting that cannot work."""

@@ -434,3 +434,31 @@ def test_resume_applies_what_the_command_line_gives_even_at_its_default(photo_fo
     assert "changed on resume: lr 0.001 -> 0.0001" in capsys.readouterr().err
     notes = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert {"step": 3, "resumed_with": {"lr": {"from": 0.001, "to": 0.0001}}} in notes
+
+
+def test_train_options_are_the_training_settings_fields_with_their_defaults():
+    from dataclasses import fields
+
+    from colorize.cli import build_parser, training_settings
+    from colorize.train import TrainingSettings
+
+    args = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--steps", "7"])
+    assert training_settings(args) == TrainingSettings(steps=7)           # every default is the dataclass's
+    options = {action.dest for action in build_parser().train_parser._actions}
+    run_control = {"help", "data", "out", "resume", "overwrite", "init", "no_progress", "quiet"}
+    offered = {f.name for f in fields(TrainingSettings) if "help" in f.metadata}
+    assert options - run_control == offered and offered >= {"loss", "skips", "bn_batches", "hints"}
+    flipped = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--steps", "1", "--no-skips",
+                                         "--global-context", "--loss", "logmse", "--val-fraction", "0.2"])
+    assert training_settings(flipped) == TrainingSettings(steps=1, skips=False, context=True, loss="logmse",
+                                                          val_fraction=0.2)
+
+
+def test_model_summary_describes_the_default_training_network(capsys):
+    from colorize.train import TrainingSettings
+
+    assert main(["model-summary"]) == 0
+    defaults = TrainingSettings()
+    network = Colorizer(hidden_layers=defaults.hidden_layers, width=defaults.width, norm=defaults.norm)
+    count = sum(p.data.size for p in network.parameters())
+    assert f"total: {count:,} parameters" in capsys.readouterr().out

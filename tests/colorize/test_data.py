@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from colorize.data import CropSampler, PhotoSet, jitter_lightness
+from enhance.io import find_images
 from tests.conftest import synthetic_photo
 
 
@@ -19,7 +20,7 @@ def test_reads_every_mode_and_skips_bad_and_colourless_files(tmp_path, capsys):
     Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "gray16.png")
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "notes.bmp").write_text("not an image")
-    photos = PhotoSet.from_folder(tmp_path, min_colorfulness=5)
+    photos = PhotoSet.from_paths(find_images(tmp_path), min_colorfulness=5)
     names = sorted(p.name for p in photos.paths)
     assert names == ["cmyk.tif", "palette.png", "photo.webp", "rgb.png", "rgba.png"]
     skipped = {p.name: reason for p, reason in photos.skipped}
@@ -30,15 +31,18 @@ def test_reads_every_mode_and_skips_bad_and_colourless_files(tmp_path, capsys):
 
 
 def test_empty_and_all_bad_folders_are_clear_errors(tmp_path):
+    from colorize import train
+
+    (tmp_path / "photos").mkdir()
     with pytest.raises(ValueError, match="no image files"):
-        PhotoSet.from_folder(tmp_path)
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n")
-    with pytest.raises(ValueError, match="none of the 1 image files"):
-        PhotoSet.from_folder(tmp_path, report=False)
+        train(data=tmp_path / "photos", out=tmp_path / "run", steps=1, progress=False, quiet=True)
+    (tmp_path / "photos" / "broken.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="none of the 1 training images"):
+        train(data=tmp_path / "photos", out=tmp_path / "run", steps=1, progress=False, quiet=True)
 
 
 def test_batches_are_a_pure_function_of_seed_and_step(photo_folder):
-    photos = PhotoSet.from_folder(photo_folder)
+    photos = PhotoSet.from_paths(find_images(photo_folder))
     first, second = CropSampler(photos, 3, 16, seed=5), CropSampler(photos, 3, 16, seed=5)
     for step in (0, 7, 2):
         a, b = first.batch(step), second.batch(step)
@@ -53,14 +57,14 @@ def test_batches_are_a_pure_function_of_seed_and_step(photo_folder):
 
 
 def test_every_photo_is_used_once_per_epoch(photo_folder):
-    photos = PhotoSet.from_folder(photo_folder)
+    photos = PhotoSet.from_paths(find_images(photo_folder))
     sampler = CropSampler(photos, 1, 8, seed=0)
     assert sorted(sampler._image_index(i) for i in range(4)) == [0, 1, 2, 3]
     assert sorted(sampler._image_index(i) for i in range(4, 8)) == [0, 1, 2, 3]
 
 
 def test_sampler_checks_its_settings(photo_folder):
-    photos = PhotoSet.from_folder(photo_folder)
+    photos = PhotoSet.from_paths(find_images(photo_folder))
     with pytest.raises(ValueError, match="multiple of 8"):
         CropSampler(photos, 2, 12, seed=0)
     with pytest.raises(ValueError, match="scale range"):
@@ -70,7 +74,7 @@ def test_sampler_checks_its_settings(photo_folder):
 
 
 def test_lightness_jitter_changes_only_the_lightness_and_keeps_its_order(photo_folder):
-    photos = PhotoSet.from_folder(photo_folder)
+    photos = PhotoSet.from_paths(find_images(photo_folder))
     plain = CropSampler(photos, 4, 32, seed=3, hints=True)
     jittered = CropSampler(photos, 4, 32, seed=3, hints=True, light_jitter=0.4)
     for step in (0, 5):
