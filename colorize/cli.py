@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import sys
 from dataclasses import fields
@@ -311,12 +312,52 @@ def _other_parsers(commands) -> None:
     web.add_argument("--open", action="store_true", help="open the page in the default browser")
     _model_arguments(web)
 
+    _video_parser(commands)
+
     export = commands.add_parser("export", help="write a compact model file (weights only) from a checkpoint")
     export.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file or run folder")
     export.add_argument("output", metavar="OUT.npz")
     export.add_argument("--float16", action="store_true", help="store weights as float16 (half the size)")
     export.add_argument("--overwrite", action="store_true", help="replace OUT.npz if it exists")
     _readout_arguments(export, "store the model")
+
+
+def _video_parser(commands) -> None:
+    video = commands.add_parser("video", help="colorize a video, steady from frame to frame (needs the video extra: "
+                                              "pip install -e '.[video]')")
+    video.add_argument("input", metavar="IN", help="a video FFmpeg can read")
+    video.add_argument("output", metavar="OUT", help="the video to write; its extension sets the format (.mp4: H.264)")
+    video.add_argument("--size", type=_positive_int, default=WORKING_SIZE,
+                       help="long side of the working resolution for the network")
+    video.add_argument("--vividness", type=_number_in(lambda v: 0 <= v <= 1, "must be in [0, 1]"), metavar="V",
+                       help="how colourful: 0 the network's own chroma, 1 twice it (default: the model's own setting)")
+    video.add_argument("--hints", metavar="FILE.json",
+                       help='colour points on keyframes: [{"frame": 0, "y": 120, "x": 40, "color": "#c03020"}, ...]; '
+                            "a point guides its frame and the rest of its shot")
+    video.add_argument("--start", type=_video_time, metavar="T", help="first frame: seconds (12.5) or a frame (300f)")
+    video.add_argument("--end", type=_video_time, metavar="T", help="end (exclusive): seconds or a frame (450f)")
+    video.add_argument("--codec", metavar="NAME", help="the video encoder (default: by the extension)")
+    video.add_argument("--frame-by-frame", action="store_true",
+                       help="colorize each frame on its own, without holding colour steady (for comparison)")
+    video.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    video.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _model_arguments(video)
+
+
+def _video_time(text: str) -> tuple[str, float]:
+    """``--start``/``--end``: ``("frame", n)`` for ``300f``, ``("seconds", t)`` for ``12.5`` or ``12.5s``."""
+    try:
+        if text.endswith("f"):
+            value = int(text[:-1])
+            kind = "frame"
+        else:
+            value = float(text[:-1] if text.endswith("s") else text)
+            kind = "seconds"
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (12.5) or a frame (300f), got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return kind, value
 
 
 def _collect_inputs(inputs: list[str], output: Path | None = None) -> list[tuple[Path, Path]]:
@@ -670,7 +711,52 @@ def run_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": run_serve, "predict": run_predict, "train": run_train, "evaluate": run_evaluate,
+def run_video(args) -> int:
+    from . import video
+
+    source, target = Path(args.input), Path(args.output)
+    if target.exists() and not args.overwrite:
+        raise UsageError(f"{target} exists: give --overwrite to replace it")
+    try:
+        video.output_codec(target, args.codec)
+        container, stream = video.open_video(source)
+        hints = video.read_video_hints(args.hints) if args.hints else None
+    except (video.VideoError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    rate = float(stream.average_rate or 25)
+    total = stream.frames or None
+    container.close()
+    start, end = (None if given is None else int(round(given[1] * (rate if given[0] == "seconds" else 1)))
+                  for given in (args.start, args.end))
+    if start is not None and end is not None and end <= start:
+        raise UsageError(f"--end ({end}) must come after --start ({start}), in frames")
+    check_writable_folder(target.parent if str(target.parent) else Path("."))
+    model = _load(args)
+    count = (min(end, total) if end is not None and total else total or end)
+    bar = _frame_bar(None if count is None else count - (start or 0), args.no_progress)
+    try:
+        written = video.colorize_video(source, target, model, size=args.size, vividness=args.vividness, hints=hints,
+                                       steady=not args.frame_by_frame, start=start or 0, end=end,
+                                       codec=args.codec, progress=lambda n: bar.update(1) if bar else None)
+    except video.VideoError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        if bar:
+            bar.close()
+    print(f"{source} -> {target}: {written} frames")
+    return 0
+
+
+def _frame_bar(total, quiet: bool):
+    """A progress bar counting frames (with frames/s), on a terminal and unless asked not to."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc="colorizing")
+
+
+COMMANDS = {"video": run_video, "serve": run_serve, "predict": run_predict, "train": run_train, "evaluate": run_evaluate,
             "model-summary": run_summary, "export": run_export, "demo": run_demo}
 
 

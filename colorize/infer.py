@@ -317,20 +317,29 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     if not uses_cpu_strategy(xp):
         return _colorize_on_device(image, model, size, hints, dtype, vividness, automatic, xp)
     light = image_lightness(image)
-    height, width = light.shape
     ab_small = predict_ab(model, light, size, hints, vividness, automatic)
+    has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
+    result = combine(light, ab_small, dtype, channels=4 if has_alpha else 3)
+    peak = np.iinfo(dtype).max
+    if has_alpha:
+        alpha = image[..., -1]
+        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(_as_float(alpha).astype(np.float64) * peak)
+    return result
+
+
+def combine(light: np.ndarray, ab_small: np.ndarray, dtype=np.uint8, channels: int = 3) -> np.ndarray:
+    """RGB (``dtype``, (H, W, channels)) of the full-resolution lightness ``light`` (H, W) with the
+    chroma ``ab_small`` (h, w, 2) resized to it (Pillow's bilinear), in bands of rows; a fourth
+    channel, when asked for, is left for the caller."""
+    height, width = light.shape
     ab_a = resize_channel(ab_small[..., 0], width, height)
     ab_b = resize_channel(ab_small[..., 1], width, height)
-    has_alpha = image.ndim == 3 and image.shape[2] in (2, 4)
     peak = np.iinfo(dtype).max
-    result = np.empty((height, width, 4 if has_alpha else 3), dtype=dtype)
+    result = np.empty((height, width, channels), dtype=dtype)
     for top in range(0, height, BAND_ROWS):
         rows = slice(top, top + BAND_ROWS)
         lab = np.stack([light[rows], ab_a[rows], ab_b[rows]], axis=-1)
         result[rows, :, :3] = np.rint(lab_to_rgb(lab) * peak)
-    if has_alpha:
-        alpha = image[..., -1]
-        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(_as_float(alpha).astype(np.float64) * peak)
     return result
 
 

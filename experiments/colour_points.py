@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from colorize.color import lab_to_rgb
-from colorize.data import find_images, read_image
+from colorize.data import read_image
+from enhance.io import find_images
 from colorize.hints import check_hints, hint_chroma, truth_hints
 from colorize.infer import WORKING_SIZE, AutomaticColours, colorize, image_lightness, load_model, network_ab, resize_channel
 from colorize.metrics import ab_of, object_mask, point_figures, point_scene, psnr

@@ -1,0 +1,269 @@
+"""Colorizing video: frames in, frames out, steady from frame to frame.
+
+Each frame is colorized as a photo is (its own lightness kept, the network's chroma at the working
+size), and then held steady: the previous frame's chroma is carried to this one through the
+frame's motion, estimated from the lightness as one shift of the whole picture (phase correlation,
+which follows a pan or a shaking camera), and blended with the network's where the lightness says
+the pixel shows the same surface; where it does not (something moved in, or lit differently) the
+network's own colour is taken.  A cut, a frame whose lightness differs from the previous one's
+after that shift by more than :data:`CUT` on average, starts afresh.
+
+Colour points are given per frame (``{frame: [(y, x, colour), ...]}``): a point placed on frame N
+guides the frames from N to the end of its shot, moving with the picture.
+
+:func:`colorize_frames` works on any iterator of frames (an iterator out, nothing held but the
+previous frame's working-size state); :func:`colorize_video` reads and writes files with PyAV
+(the ``video`` extra), keeping the frame rate, the frame count, the size and the audio.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .hints import check_hints, hint_chroma
+from .infer import WORKING_SIZE, combine, image_lightness, load_model, network_ab
+from .spread import spread_points
+
+CUT = 12.0             # mean |L difference| (Lab units) after the motion that makes a frame a new shot
+SAME_SURFACE = 4.0     # |L difference| (Lab units) at which a pixel is no longer taken for the same surface
+CARRY = 0.9            # the share of the carried chroma where a pixel is the same surface
+EXTENSION_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+
+
+class VideoError(ValueError):
+    """A file that cannot be read or written as video: said in one line."""
+
+
+def estimate_shift(previous: np.ndarray, current: np.ndarray) -> tuple[int, int]:
+    """The whole-pixel shift ``(dy, dx)`` that moves ``previous`` (h, w) onto ``current``: the peak of
+    their phase correlation (Hann-windowed), within half the picture either way."""
+    window = np.outer(np.hanning(previous.shape[0]), np.hanning(previous.shape[1]))
+    first = np.fft.rfft2((previous - previous.mean()) * window)
+    second = np.fft.rfft2((current - current.mean()) * window)
+    cross = second * np.conj(first)
+    surface = np.fft.irfft2(cross / np.maximum(np.abs(cross), 1e-12), s=previous.shape)
+    dy, dx = np.unravel_index(np.argmax(surface), surface.shape)
+    height, width = previous.shape
+    return int(dy - height if dy > height // 2 else dy), int(dx - width if dx > width // 2 else dx)
+
+
+def shift_image(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``array`` moved by ``(dy, dx)`` pixels, the uncovered border filled with the nearest edge."""
+    height, width = array.shape[:2]
+    rows = np.clip(np.arange(height) - dy, 0, height - 1)
+    cols = np.clip(np.arange(width) - dx, 0, width - 1)
+    return array[rows][:, cols]
+
+
+def box_blur(channel: np.ndarray) -> np.ndarray:
+    """The mean over each pixel's 3 x 3 neighbourhood (edges repeated): grain averaged out."""
+    padded = np.pad(channel, 1, mode="edge")
+    height, width = channel.shape
+    return sum(padded[i:i + height, j:j + width] for i in range(3) for j in range(3)) / 9
+
+
+class FrameColorizer:
+    """Colorizes the frames of one video in order (it keeps the previous frame's working-size state).
+
+    ``steady=False`` colorizes each frame on its own (the comparison the figures are measured against);
+    ``motion=False`` carries the chroma without following the picture's motion (also for comparison).
+    """
+
+    def __init__(self, model=None, size: int | None = WORKING_SIZE, vividness: float | None = None,
+                 steady: bool = True, carry: float = CARRY, motion: bool = True):
+        self.model = load_model() if model is None else model
+        self.size, self.vividness, self.steady, self.carry, self.motion = size, vividness, steady, carry, motion
+        self.previous = None          # (working lightness, chroma) of the last frame
+        self.points = []              # [(row, col) at the working size, (a, b)] of the shot's points
+        self.cuts = 0
+
+    def __call__(self, frame: np.ndarray, points=()) -> np.ndarray:
+        """The colorized frame (uint8 RGB) of ``frame`` (uint8 RGB or gray); ``points`` are new colour
+        points on it, ``(y, x, colour)`` in its pixels."""
+        light = image_lightness(frame)
+        ab, small = network_ab(self.model, light, self.size, vividness=self.vividness)
+        if self.steady:
+            ab = self._hold(small, ab)
+        self._add_points(check_hints(points, *light.shape), light.shape, small.shape)
+        if self.points:
+            ab = spread_points(ab, small, [tuple(int(round(v)) for v in at) for at, _ in self.points],
+                               np.array([colour for _, colour in self.points]))
+        self.previous = (small, ab)
+        return combine(light, ab)
+
+    def _hold(self, small: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """The network's chroma blended with the previous frame's, carried through the motion."""
+        if self.previous is None or self.previous[0].shape != small.shape:
+            return ab
+        light_before, ab_before = self.previous
+        dy, dx = estimate_shift(light_before, small) if self.motion else (0, 0)
+        difference = np.abs(box_blur(small) - box_blur(shift_image(light_before, dy, dx)))
+        if difference.mean() > CUT:                  # a new shot: nothing carried, its points gone
+            self.cuts += 1
+            self.points = []
+            return ab
+        self._move_points(dy, dx, small.shape)
+        weight = (self.carry * np.exp(-(difference / SAME_SURFACE) ** 2))[..., None]
+        return (weight * shift_image(ab_before, dy, dx) + (1 - weight) * ab).astype(np.float32)
+
+    def _move_points(self, dy: int, dx: int, shape) -> None:
+        moved = [((row + dy, col + dx), colour) for (row, col), colour in self.points]
+        self.points = [(at, colour) for at, colour in moved if 0 <= at[0] < shape[0] and 0 <= at[1] < shape[1]]
+
+    def _add_points(self, points, image_shape, working_shape) -> None:
+        if not points:
+            return
+        scale_y, scale_x = working_shape[0] / image_shape[0], working_shape[1] / image_shape[1]
+        for (y, x, _), colour in zip(points, hint_chroma([colour for _, _, colour in points])):
+            at = (min(y * scale_y, working_shape[0] - 1), min(x * scale_x, working_shape[1] - 1))
+            self.points.append((at, colour))
+
+
+def colorize_frames(frames, model=None, size: int | None = WORKING_SIZE, vividness: float | None = None,
+                    hints=None, steady: bool = True):
+    """Colorize an iterator of frames (uint8 RGB or gray arrays, one size): an iterator of uint8 RGB
+    frames, one per frame, computed as they are asked for.  ``hints`` maps a frame's index to its
+    colour points ``[(y, x, colour), ...]``; each guides its frame and the rest of its shot."""
+    colorizer = FrameColorizer(model, size, vividness, steady)
+    hints = hints or {}
+    for index, frame in enumerate(frames):
+        yield colorizer(frame, hints.get(index, ()))
+
+
+def read_video_hints(path) -> dict[int, list]:
+    """``{frame: [(y, x, colour), ...]}`` from a JSON list of ``{"frame": N, "y": .., "x": .., "color": ..}``."""
+    import json
+
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON file of points ({error})") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of points, got {type(entries).__name__}")
+    points: dict[int, list] = {}
+    for number, entry in enumerate(entries, 1):
+        if not (isinstance(entry, dict) and isinstance(entry.get("frame"), int) and entry["frame"] >= 0
+                and {"y", "x", "color"} <= set(entry)):
+            raise ValueError(f"{path}: point {number} is not {{\"frame\": N, \"y\": Y, \"x\": X, \"color\": \"#rrggbb\"}}")
+        points.setdefault(entry["frame"], []).append((entry["y"], entry["x"], entry["color"]))
+    return points
+
+
+# -- files --------------------------------------------------------------------------------------------
+
+def _av():
+    try:
+        import av
+    except ImportError:
+        raise VideoError("colorize video needs PyAV: install the video extra (pip install -e '.[video]')") from None
+    return av
+
+
+def open_video(path):
+    """``(container, video stream)`` of a file FFmpeg can read with at least one video stream."""
+    av = _av()
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise VideoError(f"{path} is not a video that can be read ({getattr(error, 'strerror', None) or error})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path} has no video stream")
+    return container, container.streams.video[0]
+
+
+def output_codec(path, codec: str | None = None) -> str:
+    """The encoder for ``path``: ``codec`` if given, else by the extension (.mp4: H.264)."""
+    av = _av()
+    suffix = Path(path).suffix.lower()
+    name = codec or EXTENSION_CODECS.get(suffix)
+    if name is None:
+        raise VideoError(f"cannot tell the video format of {path}: use one of {', '.join(EXTENSION_CODECS)} "
+                         "(or --codec)")
+    try:
+        av.codec.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError):
+        raise VideoError(f"unknown video encoder {name!r}") from None
+    return name
+
+
+def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, vividness: float | None = None,
+                   hints=None, steady: bool = True, start: int = 0, end: int | None = None,
+                   codec: str | None = None, progress=None) -> int:
+    """Colorize the video file ``source`` into ``target`` (written atomically: a temporary file beside
+    it, renamed when complete; removed on any failure or Ctrl-C).  Frames ``start`` to ``end``
+    (exclusive; None: to the last); the frame rate, the size and the audio track are kept.
+    ``progress`` is called with each frame written.  Returns the number of frames written."""
+    name = output_codec(target, codec)
+    if Path(source).resolve() == Path(target).resolve():
+        raise VideoError(f"the output {target} is the input: give another file name")
+    container, stream = open_video(source)
+    target = Path(target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(handle)
+    try:
+        with container:
+            written = _transcode(container, stream, temporary, name, model, size, vividness, hints, steady,
+                                 start, end, progress)
+        if written == 0:
+            raise VideoError(f"{source} has no video frames" + (f" from frame {start}" if start else ""))
+        os.replace(temporary, target)
+        return written
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _transcode(container, stream, temporary, codec, model, size, vividness, hints, steady, start, end, progress):
+    av = _av()
+    audio = container.streams.audio[0] if container.streams.audio else None
+    colorizer = FrameColorizer(model, size, vividness, steady)
+    hints = hints or {}
+    rate = stream.average_rate or 25
+    written, index = 0, -1
+    with av.open(temporary, "w") as output:
+        video_out = output.add_stream(codec, rate=rate)
+        video_out.width, video_out.height = stream.codec_context.width, stream.codec_context.height
+        video_out.pix_fmt = "bgr0" if codec == "ffv1" else "yuv420p"     # ffv1: lossless RGB
+        audio_track = _AudioTrack(output, audio, start / rate, None if end is None else end / rate)
+        try:
+            for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
+                if packet.stream is audio:
+                    audio_track.copy(packet)
+                    continue
+                for frame in packet.decode():
+                    index += 1
+                    if index < start or (end is not None and index >= end):
+                        continue
+                    rgb = colorizer(frame.to_ndarray(format="rgb24"), hints.get(index, ()))
+                    output.mux(video_out.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+                    written += 1
+                    if progress:
+                        progress(written)
+        except av.error.InvalidDataError as error:
+            raise VideoError(f"the video cannot be decoded ({error})") from None
+        output.mux(video_out.encode())
+    return written
+
+
+class _AudioTrack:
+    """The input's audio copied packet by packet (not re-encoded), cut to the frames kept."""
+
+    def __init__(self, output, audio, start: float, end: float | None):
+        self.stream = output.add_stream_from_template(audio) if audio is not None else None
+        self.output, self.start, self.end = output, start, end
+        self.offset = None if audio is None else int(round(start / audio.time_base))
+
+    def copy(self, packet) -> None:
+        if self.stream is None or packet.dts is None or packet.pts is None:
+            return
+        seconds = float(packet.pts * packet.time_base)
+        if seconds < self.start or (self.end is not None and seconds >= self.end):
+            return
+        packet.pts -= self.offset
+        packet.dts -= self.offset
+        packet.stream = self.stream
+        self.output.mux(packet)
