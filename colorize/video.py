@@ -8,8 +8,10 @@ the pixel shows the same surface; where it does not (something moved in, or lit 
 network's own colour is taken.  A cut, a frame whose lightness differs from the previous one's
 after that shift by more than :data:`CUT` on average, starts afresh.
 
-Colour points are given per frame (``{frame: [(y, x, colour), ...]}``): a point placed on frame N
-guides the frames from N to the end of its shot, moving with the picture.
+Colour points are given per frame (``{frame: [(y, x, colour), ...]}``) and move with the picture.
+From a file (:func:`colorize_video`) a first pass finds the shots and the motion, so a point placed
+on frame N guides its whole shot, the frames before N too; on a stream (:func:`colorize_frames`) it
+guides frame N and the rest of its shot.
 
 :func:`colorize_frames` works on any iterator of frames (an iterator out, nothing held but the
 previous frame's working-size state); :func:`colorize_video` reads and writes files with PyAV
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .hints import check_hints, hint_chroma
-from .infer import WORKING_SIZE, combine, image_lightness, load_model, network_ab
+from .infer import WORKING_SIZE, combine, image_lightness, load_model, network_ab, resize_channel, working_size
 from .spread import spread_points
 
 CUT = 12.0             # mean |L difference| (Lab units) after the motion that makes a frame a new shot
@@ -65,6 +67,14 @@ def box_blur(channel: np.ndarray) -> np.ndarray:
     return sum(padded[i:i + height, j:j + width] for i in range(3) for j in range(3)) / 9
 
 
+def frame_motion(before: np.ndarray, small: np.ndarray, motion: bool = True):
+    """How the picture moved from the working-size lightness ``before`` to ``small``: ``(dy, dx)``, the
+    per-pixel lightness difference after that shift (3 x 3 means), and whether it is a cut."""
+    dy, dx = estimate_shift(before, small) if motion else (0, 0)
+    difference = np.abs(box_blur(small) - box_blur(shift_image(before, dy, dx)))
+    return (dy, dx), difference, bool(difference.mean() > CUT)
+
+
 class FrameColorizer:
     """Colorizes the frames of one video in order (it keeps the previous frame's working-size state).
 
@@ -77,41 +87,41 @@ class FrameColorizer:
         self.model = load_model() if model is None else model
         self.size, self.vividness, self.steady, self.carry, self.motion = size, vividness, steady, carry, motion
         self.previous = None          # (working lightness, chroma) of the last frame
-        self.points = []              # [(row, col) at the working size, (a, b)] of the shot's points
+        self.points = []              # [((row, col) at the working size, (a, b))] of the shot, in view or not
         self.cuts = 0
 
-    def __call__(self, frame: np.ndarray, points=()) -> np.ndarray:
-        """The colorized frame (uint8 RGB) of ``frame`` (uint8 RGB or gray); ``points`` are new colour
-        points on it, ``(y, x, colour)`` in its pixels."""
+    def __call__(self, frame: np.ndarray, points=(), placed=()) -> np.ndarray:
+        """The colorized frame (uint8 RGB) of ``frame`` (uint8 RGB or gray).  ``points`` are new colour
+        points on it, ``(y, x, colour)`` in its pixels; ``placed`` points already in working pixels,
+        ``((row, col), (a, b))``, which may lie outside the picture until the motion brings them in."""
         light = image_lightness(frame)
         ab, small = network_ab(self.model, light, self.size, vividness=self.vividness)
-        if self.steady:
-            ab = self._hold(small, ab)
+        if self.previous is not None and self.previous[0].shape == small.shape and (self.steady or self.points):
+            ab = self._follow(small, ab)
         self._add_points(check_hints(points, *light.shape), light.shape, small.shape)
-        if self.points:
-            ab = spread_points(ab, small, [tuple(int(round(v)) for v in at) for at, _ in self.points],
-                               np.array([colour for _, colour in self.points]))
+        self.points.extend(placed)
+        rows, cols = small.shape
+        shown = [(at, colour) for at, colour in self.points if 0 <= at[0] <= rows - 1 and 0 <= at[1] <= cols - 1]
+        if shown:
+            ab = spread_points(ab, small, [tuple(int(round(v)) for v in at) for at, _ in shown],
+                               np.array([colour for _, colour in shown]))
         self.previous = (small, ab)
         return combine(light, ab)
 
-    def _hold(self, small: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """The network's chroma blended with the previous frame's, carried through the motion."""
-        if self.previous is None or self.previous[0].shape != small.shape:
-            return ab
+    def _follow(self, small: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """The points moved with the picture, and (when steady) the network's chroma blended with the
+        previous frame's, carried through the motion."""
         light_before, ab_before = self.previous
-        dy, dx = estimate_shift(light_before, small) if self.motion else (0, 0)
-        difference = np.abs(box_blur(small) - box_blur(shift_image(light_before, dy, dx)))
-        if difference.mean() > CUT:                  # a new shot: nothing carried, its points gone
+        (dy, dx), difference, cut = frame_motion(light_before, small, self.motion)
+        if cut:                                      # a new shot: nothing carried, its points gone
             self.cuts += 1
             self.points = []
             return ab
-        self._move_points(dy, dx, small.shape)
+        self.points = [((row + dy, col + dx), colour) for (row, col), colour in self.points]
+        if not self.steady:
+            return ab
         weight = (self.carry * np.exp(-(difference / SAME_SURFACE) ** 2))[..., None]
         return (weight * shift_image(ab_before, dy, dx) + (1 - weight) * ab).astype(np.float32)
-
-    def _move_points(self, dy: int, dx: int, shape) -> None:
-        moved = [((row + dy, col + dx), colour) for (row, col), colour in self.points]
-        self.points = [(at, colour) for at, colour in moved if 0 <= at[0] < shape[0] and 0 <= at[1] < shape[1]]
 
     def _add_points(self, points, image_shape, working_shape) -> None:
         if not points:
@@ -120,6 +130,25 @@ class FrameColorizer:
         for (y, x, _), colour in zip(points, hint_chroma([colour for _, _, colour in points])):
             at = (min(y * scale_y, working_shape[0] - 1), min(x * scale_x, working_shape[1] - 1))
             self.points.append((at, colour))
+
+
+def place_on_shots(hints, motions: dict, image_shape, working_shape) -> dict[int, list]:
+    """Each point of ``hints`` (``{frame: [(y, x, colour), ...]}``) moved back to the first frame of its
+    shot: ``{first frame: [((row, col) in working pixels, (a, b)), ...]}``, so that it guides its whole
+    shot.  ``motions`` maps each frame to ``((dy, dx), cut)`` from the frame before (the first: a cut)."""
+    scale_y, scale_x = working_shape[0] / image_shape[0], working_shape[1] / image_shape[1]
+    placed: dict[int, list] = {}
+    for frame, points in hints.items():
+        if frame not in motions:
+            continue
+        first, row_shift, col_shift = frame, 0, 0
+        while not motions[first][1]:
+            (dy, dx), _ = motions[first]
+            row_shift, col_shift, first = row_shift + dy, col_shift + dx, first - 1
+        checked = check_hints(points, *image_shape)
+        for (y, x, _), colour in zip(checked, hint_chroma([c for _, _, c in checked])):
+            placed.setdefault(first, []).append(((y * scale_y - row_shift, x * scale_x - col_shift), colour))
+    return placed
 
 
 def colorize_frames(frames, model=None, size: int | None = WORKING_SIZE, vividness: float | None = None,
@@ -200,13 +229,14 @@ def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, 
     name = output_codec(target, codec)
     if Path(source).resolve() == Path(target).resolve():
         raise VideoError(f"the output {target} is the input: give another file name")
+    placed = _place_points(source, hints, size, start, end) if hints else {}
     container, stream = open_video(source)
     target = Path(target)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
     os.close(handle)
     try:
         with container:
-            written = _transcode(container, stream, temporary, name, model, size, vividness, hints, steady,
+            written = _transcode(container, stream, temporary, name, model, size, vividness, placed, steady,
                                  start, end, progress)
         if written == 0:
             raise VideoError(f"{source} has no video frames" + (f" from frame {start}" if start else ""))
@@ -217,11 +247,42 @@ def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, 
             os.remove(temporary)
 
 
-def _transcode(container, stream, temporary, codec, model, size, vividness, hints, steady, start, end, progress):
+def _frames(container, stream, start: int, end: int | None):
+    """``(index, uint8 RGB)`` of the frames ``start`` to ``end`` of a video stream, decoded one at a time."""
+    av = _av()
+    try:
+        for index, frame in enumerate(container.decode(stream)):
+            if end is not None and index >= end:
+                break
+            if index >= start:
+                yield index, frame.to_ndarray(format="rgb24")
+    except av.error.InvalidDataError as error:
+        raise VideoError(f"the video cannot be decoded ({error})") from None
+
+
+def _place_points(source, hints, size, start, end) -> dict[int, list]:
+    """A first pass over the frames (lightness at the working size only) that finds the shots and the
+    motion, so that each point guides its whole shot (:func:`place_on_shots`)."""
+    container, stream = open_video(source)
+    motions, before, shapes = {}, None, None
+    with container:
+        for index, rgb in _frames(container, stream, start, end):
+            light = image_lightness(rgb)
+            height, width = working_size(*light.shape, size)
+            small = resize_channel(light, width, height)
+            if before is None:
+                motions[index], shapes = ((0, 0), True), (light.shape, small.shape)
+            else:
+                shift, _, cut = frame_motion(before, small)
+                motions[index] = (shift, cut)
+            before = small
+    return place_on_shots(hints, motions, *shapes) if shapes else {}
+
+
+def _transcode(container, stream, temporary, codec, model, size, vividness, placed, steady, start, end, progress):
     av = _av()
     audio = container.streams.audio[0] if container.streams.audio else None
     colorizer = FrameColorizer(model, size, vividness, steady)
-    hints = hints or {}
     rate = stream.average_rate or 25
     written, index = 0, -1
     with av.open(temporary, "w") as output:
@@ -238,7 +299,7 @@ def _transcode(container, stream, temporary, codec, model, size, vividness, hint
                     index += 1
                     if index < start or (end is not None and index >= end):
                         continue
-                    rgb = colorizer(frame.to_ndarray(format="rgb24"), hints.get(index, ()))
+                    rgb = colorizer(frame.to_ndarray(format="rgb24"), placed=placed.get(index, ()))
                     output.mux(video_out.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
                     written += 1
                     if progress:

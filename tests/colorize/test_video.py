@@ -93,14 +93,20 @@ def test_a_cut_starts_afresh_and_drops_the_shots_points(model, photo):
     np.testing.assert_array_equal(results[4], alone)                  # nothing carried over the cut
 
 
-def test_a_point_on_the_first_frame_follows_its_object_to_the_last(model):
+def moving_square(count=8):
+    """A darker square moving 4 px right per frame over a flat background."""
     background = np.full((96, 128, 3), 150, dtype=np.uint8)
     background[..., 1] = 160
     frames = []
-    for t in range(8):                                  # a darker square moving 4 px right per frame
+    for t in range(count):
         frame = background.copy()
         frame[30:60, 20 + 4 * t:50 + 4 * t] = (70, 70, 70)
         frames.append(frame)
+    return frames
+
+
+def test_a_point_on_the_first_frame_follows_its_object_to_the_last(model):
+    frames = moving_square()
     red = "#c03020"
     results = list(colorize_frames(frames, model, hints={0: [(45, 35, red)]}))
     last = ab_of(results[-1])
@@ -206,6 +212,22 @@ def test_a_start_that_is_neither_seconds_nor_a_frame_is_a_usage_error(tmp_path, 
     assert exit.value.code == 2 and "expected seconds (12.5) or a frame (300f), got 'soon'" in capsys.readouterr().err
 
 
+def test_a_point_on_a_later_frame_guides_its_whole_shot_in_a_file(tmp_path, model):
+    frames = moving_square()
+    source = write_clip(tmp_path / "in.mkv", frames + [np.full_like(frames[0], 40)] * 2, codec="ffv1")
+    (tmp_path / "points.json").write_text(json.dumps([{"frame": 5, "y": 45, "x": 55, "color": "#c03020"}]))
+    assert main(["video", str(source), str(tmp_path / "out.mkv"), "--codec", "ffv1", "--hints",
+                 str(tmp_path / "points.json"), "--no-progress"]) == 0
+    result, _, _ = read_clip(tmp_path / "out.mkv")
+    plain = list(colorize_frames(read_clip(source)[0], model))
+    wanted = ab_of(np.array([[parse_color("#c03020")]], dtype=np.uint8))[0, 0]
+    for t in (0, 7):                                 # before the point's frame and after it: the square is red
+        square = (slice(35, 55), slice(25 + 4 * t, 45 + 4 * t))
+        got, before = (ab_of(frames_[t])[square].reshape(-1, 2).mean(axis=0) for frames_ in (result, plain))
+        assert np.hypot(*(got - wanted)) < 0.3 * np.hypot(*(before - wanted)), (t, got, before)
+    np.testing.assert_array_equal(result[-1], plain[-1])             # the next shot: no point
+
+
 def test_ctrl_c_exits_130_and_leaves_nothing_half_written(tmp_path, photo, monkeypatch):
     import colorize.video as video
 
@@ -213,11 +235,11 @@ def test_ctrl_c_exits_130_and_leaves_nothing_half_written(tmp_path, photo, monke
     calls = []
     real = video.FrameColorizer.__call__
 
-    def interrupted(self, frame, points=()):
+    def interrupted(self, frame, *args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(self, frame, points)
+        return real(self, frame, *args, **kwargs)
 
     monkeypatch.setattr(video.FrameColorizer, "__call__", interrupted)
     assert main(["video", str(source), str(tmp_path / "out.mp4"), "--no-progress"]) == 130
