@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from enhance.image import to_rgb_float
 from enhance.io import ImageError, read_image
 
 from .color import rgb_to_lab
@@ -25,26 +26,10 @@ from .model import AB_SCALE, normalize_lightness
 CROP_SCALE = (0.7, 1.0)   # training crops are cut at this range of the stored photo's size
 
 
-def to_rgb_float(array: np.ndarray) -> np.ndarray:
-    """An image array of any supported dtype and channel count as float32 RGB in [0, 1] (alpha dropped)."""
-    if array.dtype == np.uint8:
-        scaled = array.astype(np.float32) / 255
-    elif array.dtype == np.uint16:
-        scaled = array.astype(np.float32) / 65535
-    elif array.dtype.kind == "f":
-        scaled = np.clip(array.astype(np.float32), 0, 1)
-    else:
-        raise ImageError(f"unsupported image dtype {array.dtype}")
-    if scaled.ndim == 2:
-        return np.repeat(scaled[:, :, None], 3, axis=2)
-    channels = scaled.shape[2]
-    if channels in (1, 2):
-        return np.repeat(scaled[:, :, :1], 3, axis=2)
-    return scaled[:, :, :3]
-
-
 def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     """An image array as uint8 RGB (gray repeated, alpha dropped)."""
+    if array.dtype.kind not in "uf":
+        raise ImageError(f"unsupported image dtype {array.dtype}")
     return np.rint(to_rgb_float(array) * 255).astype(np.uint8)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 import nnscratch as nn
-from enhance import check_float_range
+from enhance.image import check_image, to_float
 from nnscratch import fold_batch_norm
 from nnscratch.backend import asnumpy, get_array_module, uses_cpu_strategy
 
@@ -84,41 +84,19 @@ def save_model(model: Colorizer, path: str | Path, float16: bool = False) -> Pat
     return Path(path)
 
 
-def _check_image(image) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"colorize expects a NumPy image array, got {type(image).__name__}")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
-        raise ValueError(f"colorize expects an (H, W) or (H, W, 1|2|3|4) image, got shape {image.shape}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"colorize got an empty image of shape {image.shape}")
-    if not (image.dtype in (np.uint8, np.uint16) or image.dtype.kind == "f"):
-        raise TypeError(f"colorize expects uint8, uint16 or float images, got dtype {image.dtype}")
-    if image.dtype.kind == "f":
-        check_float_range(image, "colorize")
-    return image
-
-
-def _as_float(values: np.ndarray) -> np.ndarray:
-    if values.dtype == np.uint8:
-        return values.astype(np.float32) / 255
-    if values.dtype == np.uint16:
-        return values.astype(np.float32) / 65535
-    return np.clip(values.astype(np.float32), 0, 1)
-
-
 def image_lightness(image: np.ndarray) -> np.ndarray:
     """CIE L (float32, (H, W)) of a gray or colour image, computed in bands of rows."""
-    image = _check_image(image)
+    image = check_image(image, "colorize")
     height = image.shape[0]
     result = np.empty(image.shape[:2], dtype=np.float32)
     colour = image.ndim == 3 and image.shape[2] >= 3
     for top in range(0, height, BAND_ROWS):
         band = image[top:top + BAND_ROWS]
         if colour:
-            result[top:top + BAND_ROWS] = rgb_to_lab(_as_float(band[..., :3]))[..., 0]
+            result[top:top + BAND_ROWS] = rgb_to_lab(to_float(band[..., :3]))[..., 0]
         else:
             gray = band if band.ndim == 2 else band[..., 0]
-            result[top:top + BAND_ROWS] = lightness(_as_float(gray))
+            result[top:top + BAND_ROWS] = lightness(to_float(gray))
     return result
 
 
@@ -310,7 +288,7 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.uint16):
         raise TypeError(f"colorize returns uint8 or uint16 images, not {dtype}")
-    image = _check_image(image)
+    image = check_image(image, "colorize")
     hints = check_hints(hints, image.shape[0], image.shape[1])
     model = load_model() if model is None else model
     xp = get_array_module(model.parameters()[0].data)
@@ -323,7 +301,7 @@ def colorize(image: np.ndarray, model: Colorizer | None = None, size: int | None
     peak = np.iinfo(dtype).max
     if has_alpha:
         alpha = image[..., -1]
-        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(_as_float(alpha).astype(np.float64) * peak)
+        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(to_float(alpha).astype(np.float64) * peak)
     return result
 
 
@@ -365,7 +343,7 @@ def _colorize_on_device(image, model, size, hints, dtype, vividness, automatic, 
     result[..., :3] = asnumpy(rgb)
     if has_alpha:
         alpha = image[..., -1]
-        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(_as_float(alpha).astype(np.float64) * top)
+        result[..., 3] = alpha if alpha.dtype == dtype else np.rint(to_float(alpha).astype(np.float64) * top)
     return result
 
 

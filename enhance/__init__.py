@@ -6,7 +6,7 @@ alpha passed through), written with array operations only and matched to
 OpenCV, Pillow or scikit-image (see each docstring for the reference).
 """
 from . import hdr_merge
-from ._image import check_float_range
+from .image import check_float_range
 from .color import channel_stats, histogram_figure, rgb
 from .colorspace import lab_to_rgb, rgb_to_lab
 from .filters import gaussian_blur, sharpness, unsharp_mask

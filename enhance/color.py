@@ -5,7 +5,7 @@ import numpy as np
 
 from nnscratch.backend import asnumpy, get_array_module
 
-from ._image import FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
+from .image import FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
 from .point import saturation  # noqa: F401  (re-exported: colour saturation lives with colour)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
+from .image import check_image, check_number, is_colour, join_alpha, max_value, saturate, split_alpha
 from ._tables import lookup
 from .colorspace import lab_to_rgb, lightness, linear_to_lab, rgb_to_lab, srgb_to_linear
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
+from .image import FACTOR_LIMIT, check_image, check_number, join_alpha, per_channel, saturate, split_alpha
 from .point import blend_table, fma32, pillow_enhance
 
 # Pillow's ImageFilter.SMOOTH: [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, weights rounded to float32.

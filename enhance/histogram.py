@@ -12,7 +12,7 @@ import numpy as np
 
 from nnscratch.backend import get_array_module
 
-from ._image import TooSmallForSetting, check_image, check_number, is_colour, join_alpha, saturate, split_alpha
+from .image import TooSmallForSetting, check_image, check_number, is_colour, join_alpha, saturate, split_alpha
 from ._tables import histogram, lookup
 
 

@@ -29,7 +29,7 @@ from nnscratch.losses import Loss, MSELoss
 from nnscratch.module import Module, Sequential
 from nnscratch.optim import Adam
 
-from ._image import join_alpha, saturate, split_alpha
+from .image import join_alpha, saturate, split_alpha, to_rgb_float
 from .differentiable import (Brightness, Contrast, Gamma, Log, RGBGains, RGBToLab, Saturation, ToneCurve,
                              UnsharpMask, default_chain, soft_cdf, soft_cdf_backward)
 
@@ -144,18 +144,11 @@ class ExposureLoss(Loss):
 def as_float_rgb(image) -> np.ndarray:
     """uint8, uint16 or float [0, 1] gray/RGB(A) -> float64 RGB ``(H, W, 3)`` in [0, 1] (alpha dropped)."""
     image = np.asarray(image)
-    colour, _ = split_alpha(image) if image.ndim == 3 else (image, None)
-    if colour.ndim == 3 and colour.shape[2] == 1:
-        colour = colour[..., 0]
-    if colour.ndim == 2:
-        colour = np.repeat(colour[..., None], 3, axis=2)
-    if colour.ndim != 3 or colour.shape[2] != 3:
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"expected a gray or RGB image, got shape {image.shape}")
-    if colour.dtype.kind == "u":
-        return colour.astype(np.float64) / np.iinfo(colour.dtype).max
-    if colour.dtype.kind != "f":
-        raise TypeError(f"expected an image of unsigned integers or floats in [0, 1], got {colour.dtype}")
-    return np.clip(colour.astype(np.float64), 0, 1)
+    if image.dtype.kind not in "uf":
+        raise TypeError(f"expected an image of unsigned integers or floats in [0, 1], got {image.dtype}")
+    return to_rgb_float(image, np.float64)
 
 
 def shrink(image, size: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import (autocontrast, brightness, clahe, contrast, equalize_hist, gamma, gaussian_blur, hdr, invert,
                log_transform, rgb, saturation, scale_abs, sharpness, unsharp_mask)
-from ._image import TooSmallForSetting
+from .image import TooSmallForSetting
 from .io import ImageError
 
 OPERATIONS = {

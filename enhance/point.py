@@ -16,7 +16,7 @@ import numpy as np
 
 from nnscratch.backend import asnumpy, get_array_module
 
-from ._image import (FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, pillow_luma,
+from .image import (FACTOR_LIMIT, check_image, check_number, is_colour, join_alpha, max_value, pillow_luma,
                      pillow_luma_chunks, saturate, split_alpha)
 from ._tables import CHUNK, channel_histograms, lookup, lookup_channels
 
@@ -136,7 +136,7 @@ def saturation(image, factor: float):
 def _blend_with_luma(rgb, factor: float):
     """``blend(luma, rgb, factor)`` for uint8 RGB in one chunked pass, in Pillow's float32 arithmetic.
 
-    Per chunk (:func:`enhance._image.pillow_luma_chunks`): Pillow's luma, copied into each
+    Per chunk (:func:`enhance.image.pillow_luma_chunks`): Pillow's luma, copied into each
     channel's column (a broadcast over three channels would make numpy's inner loop three values
     long), then ``luma + factor * (level - luma)``, clipped and truncated as ``Image.blend`` does.
     """

@@ -1,4 +1,4 @@
-"""The shared fast paths of enhance/_image.py and enhance/_tables.py against the plain numpy they replace.
+"""The shared fast paths of enhance/image.py and enhance/_tables.py against the plain numpy they replace.
 
 Table look-ups and histograms go two bytes at a time (byte pairs, with a kind of pair per
 channel pattern) and in chunks; any size, channel count, odd tail or non-contiguous input must
@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enhance import _image, _tables
+from enhance import _tables
+from enhance.image import pillow_luma
 
 
 @st.composite
@@ -59,7 +60,7 @@ def test_pillow_luma_equals_the_integer_formula(pixels, seed):
     rgb[0, 0] = 255                                   # the largest sum
     wide = rgb.astype(np.int64)
     expected = (wide[..., 0] * 19595 + wide[..., 1] * 38470 + wide[..., 2] * 7471 + 0x8000) >> 16
-    np.testing.assert_array_equal(_image.pillow_luma(rgb), expected)
+    np.testing.assert_array_equal(pillow_luma(rgb), expected)
 
 
 def test_luma_and_lookups_cross_chunk_boundaries():
@@ -76,4 +77,32 @@ def test_luma_and_lookups_cross_chunk_boundaries():
                                       np.stack([np.bincount(rgb[:, c], minlength=256) for c in range(3)]))
         wide = rgb.astype(np.int64)
         luma = (wide[:, 0] * 19595 + wide[:, 1] * 38470 + wide[:, 2] * 7471 + 0x8000) >> 16
-        np.testing.assert_array_equal(_image.pillow_luma(rgb), luma)
+        np.testing.assert_array_equal(pillow_luma(rgb), luma)
+
+
+def test_one_image_boundary_for_both_packages():
+    """enhance and colorize check images and convert them to float by the same rules."""
+    import pytest
+
+    from colorize import colorize
+    from colorize.model import Colorizer
+    from enhance import contrast
+    from enhance.image import to_float, to_rgb_float
+
+    half = np.full((4, 6, 3), 0.5, dtype=np.float16)
+    model = Colorizer(hidden_layers=18, width=2, seed=0).eval()
+    for call, name in ((lambda: contrast(half, 1.2), "contrast"), (lambda: colorize(half, model), "colorize")):
+        with pytest.raises(TypeError, match=f"{name} expects uint8, uint16, float32 or float64 pixels, got dtype float16"):
+            call()
+    rng = np.random.default_rng(0)
+    eight = rng.integers(0, 256, (5, 7), dtype=np.uint8)
+    sixteen = rng.integers(0, 65536, (5, 7), dtype=np.uint16)
+    np.testing.assert_array_equal(to_float(eight), eight.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(to_float(sixteen, np.float64), sixteen / 65535.0)
+    np.testing.assert_array_equal(to_float(np.array([-0.5, 0.25, 1.5])), np.float32([0, 0.25, 1]))
+    gray_alpha = np.dstack([eight, 255 - eight])
+    rgba = np.dstack([eight, eight // 2, eight // 3, eight])
+    np.testing.assert_array_equal(to_rgb_float(gray_alpha), np.repeat(to_float(eight)[..., None], 3, axis=2))
+    np.testing.assert_array_equal(to_rgb_float(rgba), to_float(rgba[..., :3]))
+    with pytest.raises(TypeError, match="dtype int64"):
+        to_float(np.zeros(3, dtype=np.int64))

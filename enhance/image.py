@@ -1,9 +1,12 @@
-"""Conventions shared by the enhancement operations.
+"""The image boundary of both packages: what an image array is, how it is checked, how it becomes float.
 
 An image is ``(H, W)`` gray, ``(H, W, 1)`` gray, ``(H, W, 2)`` gray + alpha,
 ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, of dtype uint8, uint16, float32 or
-float64 (floats in [0, 1]).  Operations work on the colour part and hand the
-alpha channel back untouched, keeping shape and dtype.
+float64 (floats in [0, 1]; float16 is refused, to be converted by the caller).
+:func:`check_image` validates one at a public function's door, :func:`to_float`
+and :func:`to_rgb_float` convert it, for ``enhance`` and ``colorize`` alike.
+Enhancement operations work on the colour part and hand the alpha channel back
+untouched, keeping shape and dtype.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 def check_image(image, name: str):
     """Validate an image array at the boundary of a public function."""
     if not hasattr(image, "dtype") or not hasattr(image, "shape"):
-        raise TypeError(f"{name} expects an image array, got {type(image).__name__}")
+        raise TypeError(f"{name} expects a NumPy (or CuPy) image array, got {type(image).__name__}")
     if image.dtype not in [np.dtype(d) for d in SUPPORTED_DTYPES]:
-        raise TypeError(f"{name} expects uint8, uint16, float32 or float64 pixels, got {image.dtype}")
+        raise TypeError(f"{name} expects uint8, uint16, float32 or float64 pixels, got dtype {image.dtype}")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"{name} expects an (H, W) or (H, W, 1|2|3|4) image, got shape {tuple(image.shape)}")
     if image.shape[0] < 1 or image.shape[1] < 1:
@@ -33,6 +36,25 @@ def check_image(image, name: str):
     if image.dtype.kind == "f":
         check_float_range(image, name)
     return image
+
+
+def to_float(values, dtype=np.float32) -> np.ndarray:
+    """Pixels as floats in [0, 1] of ``dtype``: unsigned integers by their full range (uint8 / 255,
+    uint16 / 65535), floats clipped to [0, 1]."""
+    if values.dtype.kind == "u":
+        return values.astype(dtype) / np.iinfo(values.dtype).max
+    if values.dtype.kind != "f":
+        raise TypeError(f"expected unsigned integer or float pixels, got dtype {values.dtype}")
+    return np.clip(values.astype(dtype), 0, 1)
+
+
+def to_rgb_float(image, dtype=np.float32) -> np.ndarray:
+    """Any image (gray, gray + alpha, RGB, RGBA) as ``(H, W, 3)`` RGB floats in [0, 1] of ``dtype``:
+    gray repeated, alpha dropped."""
+    if image.ndim == 3 and image.shape[2] >= 3:
+        return to_float(image[..., :3], dtype)
+    gray = image if image.ndim == 2 else image[..., 0]
+    return np.repeat(to_float(gray, dtype)[..., None], 3, axis=2)
 
 
 def check_float_range(image, name: str) -> None:
