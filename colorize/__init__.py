@@ -5,7 +5,7 @@
     history = train(data="photos/", out="run/", steps=2000)
     history = train("photos/", "run/", TrainingSettings(steps=2000, hints=True))   # the same, as one object
 """
-from .color import lab_to_rgb, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, rgb_to_lab
 from .infer import colorize, load_model
 from .model import Colorizer
 from .train import TrainingSettings, train

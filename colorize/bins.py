@@ -23,7 +23,7 @@ import numpy as np
 import nnscratch as nn
 from nnscratch.losses import Loss
 
-from .color import rgb_to_lab
+from enhance.colorspace import rgb_to_lab
 
 GRID = 10.0             # bin size in Lab units
 RADIUS = 11             # the grid spans -110 … 110 on each axis (the network's ab range)

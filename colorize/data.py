@@ -18,7 +18,7 @@ from PIL import Image
 from enhance.image import to_rgb_float
 from enhance.io import ImageError, read_image
 
-from .color import rgb_to_lab
+from enhance.colorspace import rgb_to_lab
 from .hints import HINT_CHANNELS, training_hint_channels
 from .metrics import colorfulness
 from .model import AB_SCALE, normalize_lightness

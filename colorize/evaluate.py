@@ -7,7 +7,7 @@ import numpy as np
 
 from enhance.io import write_figure
 
-from .color import rgb_to_lab
+from enhance.colorspace import rgb_to_lab
 from .data import downscale, to_rgb_uint8
 from .hints import draw_hints, truth_hints
 from .infer import WORKING_SIZE, colorize, gray_baseline

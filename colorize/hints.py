@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .color import lab_to_rgb, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, rgb_to_lab
 from .model import AB_SCALE
 from .spread import region_colours, spread_points
 

@@ -21,7 +21,7 @@ from nnscratch import fold_batch_norm
 from nnscratch.backend import asnumpy, get_array_module, uses_cpu_strategy
 
 from .checkpoints import latest_checkpoint
-from .color import lab_to_rgb, lightness, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, lightness, rgb_to_lab
 from .hints import check_hints, hint_channels, spread_hints
 from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, check_vividness, normalize_lightness
 

@@ -74,7 +74,7 @@ RING = (6, 10)       # stamp: the ring around a point, in pixels (Euclidean), in
 
 def ab_of(rgb: np.ndarray) -> np.ndarray:
     """CIE (a, b) of a uint8 RGB image: (H, W, 2) float64."""
-    from .color import rgb_to_lab
+    from enhance.colorspace import rgb_to_lab
 
     return rgb_to_lab(np.asarray(rgb[..., :3], dtype=np.float64) / 255)[..., 1:]
 
@@ -145,7 +145,7 @@ def point_scene(seed: int, height: int = 240, width: int = 320) -> tuple[np.ndar
     on a background of three bands (sky, a far band, ground), each with its own tint and
     texture; the object's gray level differs from the band around it by 6-25 Lab units.
     """
-    from .color import lab_to_rgb
+    from enhance.colorspace import lab_to_rgb
 
     rng = np.random.default_rng(seed)
     rows, cols = np.indices((height, width), dtype=np.float64)

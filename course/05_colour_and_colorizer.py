@@ -25,7 +25,7 @@ from PIL import Image
 
 from _common import figure_folder, save
 from colorize import train
-from colorize.color import lab_to_rgb, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, rgb_to_lab
 from colorize.evaluate import score_photo
 from colorize.infer import load_model
 

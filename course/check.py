@@ -138,7 +138,7 @@ def chapter4_eval_backward(answers):
 # -- chapter 5 -------------------------------------------------------------------------------------
 
 def chapter5_without_colour(answers):
-    from colorize.color import lightness, rgb_to_lab
+    from enhance.colorspace import lightness, rgb_to_lab
 
     rgb = np.random.default_rng(6).uniform(0, 1, (4, 5, 3)).astype(np.float64)
     gray = answers.without_colour(rgb)

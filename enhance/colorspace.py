@@ -1,6 +1,6 @@
 """CIE L*a*b* (D65) from and to sRGB, array-generic (NumPy or CuPy), float32 or float64.
 
-Used by the colorizer (``colorize.color`` re-exports these) and by the HDR detail enhancement.
+Used by the colorizer and by the HDR detail enhancement.
 
 The exact CIE formulas:
 

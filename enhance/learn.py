@@ -151,7 +151,7 @@ def as_float_rgb(image) -> np.ndarray:
     return to_rgb_float(image, np.float64)
 
 
-def shrink(image, size: int) -> np.ndarray:
+def downscale_blocks(image, size: int) -> np.ndarray:
     """A float RGB image reduced to at most ``size`` pixels on the long side by averaging
     whole blocks of pixels (no aliasing, no interpolation); returned as a ``(1, 3, h, w)`` batch."""
     factor = max(1, -(-max(image.shape[:2]) // size))
@@ -170,9 +170,9 @@ def fit_chain(image, criterion, target=None, chain: list[Module] | None = None, 
     the image reduced to ``size`` pixels on the long side (float64).  ``target`` is passed to the
     criterion as it is (an image is reduced like ``image``).  ``callback(step, loss)`` is called
     after each step.  Returns the fitted chain (float64) and the loss before each step."""
-    x = shrink(as_float_rgb(image), size)
+    x = downscale_blocks(as_float_rgb(image), size)
     if target is not None:
-        target = shrink(as_float_rgb(target), size)
+        target = downscale_blocks(as_float_rgb(target), size)
     model = Sequential(*(chain if chain is not None else default_chain())).double()
     optimizer = Adam(model.parameters(), lr=lr)
     losses = []

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 import nnscratch as nn
-from colorize.color import lab_to_rgb
+from enhance.colorspace import lab_to_rgb
 from colorize.data import PhotoSet
 from colorize.infer import gray_baseline, image_lightness, load_model, predict_ab, resize_channel, save_model
 from colorize.metrics import colorfulness, psnr

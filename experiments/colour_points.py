@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from colorize.color import lab_to_rgb
+from enhance.colorspace import lab_to_rgb
 from colorize.data import read_image
 from enhance.io import find_images
 from colorize.hints import check_hints, hint_chroma, truth_hints

@@ -1,7 +1,7 @@
 """Worked answers, chapter 5."""
 
 from colorize import Colorizer
-from colorize.color import lab_to_rgb, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, rgb_to_lab
 from colorize.model import layer_table
 
 

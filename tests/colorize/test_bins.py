@@ -6,7 +6,7 @@ import pytest
 import nnscratch as nn
 from colorize.bins import (BinnedCrossEntropy, ab_bins, class_prior, nearest_bin, rebalancing_weights,
                            soft_encode)
-from colorize.color import rgb_to_lab
+from enhance.colorspace import rgb_to_lab
 from tests.conftest import synthetic_photo
 
 CENTERS = ab_bins()

@@ -62,7 +62,7 @@ def test_only_the_hint_colours_chroma_is_used():
     # two colours of (nearly) the same chroma and very different lightness give the same channels
     dark, light = np.array([[[60, 20, 20]]]) / 255, None
     lab = rgb_to_lab(dark.astype(np.float32))[0, 0]
-    from colorize.color import lab_to_rgb
+    from enhance.colorspace import lab_to_rgb
     light = np.rint(lab_to_rgb(np.array([[[lab[0] + 30, lab[1], lab[2]]]], dtype=np.float32))[0, 0] * 255)
     a = hint_channels(check_hints([(1, 1, tuple(int(v) for v in np.rint(dark[0, 0] * 255)))], 8, 8), (8, 8), (8, 8))
     b = hint_channels(check_hints([(1, 1, tuple(int(v) for v in light))], 8, 8), (8, 8), (8, 8))

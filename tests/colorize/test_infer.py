@@ -31,7 +31,7 @@ def test_the_input_lightness_is_kept(model):
     photo = synthetic_photo(64, 80)
     gray = np.rint(rgb_to_lab(photo / 255.0)[..., 0] * 2.55).astype(np.uint8)  # some gray image
     out = colorize(gray, model, size=32)
-    from colorize.color import lightness
+    from enhance.colorspace import lightness
 
     expected = lightness(gray / 255.0)
     got = rgb_to_lab(out / 255.0)[..., 0]

@@ -136,7 +136,7 @@ def test_suggested_colours_are_hex_at_the_points_lightness():
     ab = np.broadcast_to(np.float32([30.0, 10.0]), (30, 30, 2)).copy()
     swatches = suggested_colours(ab, lightness, 30, 30, (60, 60))
     assert len(swatches) == 2 and all(s.startswith("#") and len(s) == 7 for s in swatches)
-    from colorize.color import rgb_to_lab
+    from enhance.colorspace import rgb_to_lab
 
     lab = rgb_to_lab(np.array([[[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in swatches]], np.float32) / 255)[0]
     np.testing.assert_allclose(lab[:, 0], 50.0, atol=1.0)

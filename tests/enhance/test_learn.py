@@ -7,7 +7,7 @@ from enhance.cli import main
 from enhance.differentiable import Brightness, Contrast, Gamma, Saturation
 from enhance.io import read_image, write_image
 from enhance.learn import (ColourStatisticsLoss, ExposureLoss, apply_chain, as_float_rgb, auto_exposure,
-                           describe_chain, match_reference, shrink)
+                           describe_chain, downscale_blocks, match_reference)
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the photographs")
 
@@ -44,7 +44,7 @@ def test_matching_a_known_edit_by_statistics_alone_reproduces_it():
 def test_matching_another_photo_moves_the_statistics_towards_it():
     photo, reference = astronaut(), coffee()
     loss = ColourStatisticsLoss()
-    before = loss.forward(shrink(as_float_rgb(photo), 64), shrink(as_float_rgb(reference), 64))
+    before = loss.forward(downscale_blocks(as_float_rgb(photo), 64), downscale_blocks(as_float_rgb(reference), 64))
     chain, losses = match_reference(photo, reference, size=64)
     assert losses[0] == pytest.approx(before, rel=1e-3)    # the default chain starts at (nearly) the identity
     assert losses[-1] < 0.1 * losses[0]
