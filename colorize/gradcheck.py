@@ -1,6 +1,6 @@
 """``python -m colorize.gradcheck``: the float64 gradient check of the whole colorizer.
 
-The engine's table (``python -m nnscratch.gradcheck``) ends with a plain 18-hidden-layer stack,
+The engine's table (``python -m nnscratch.checks``) ends with a plain 18-hidden-layer stack,
 because the engine does not depend on this application; this table checks the real network —
 batch norm, stride-2 and dilated convolutions, bilinear upsampling, the encoder-to-decoder skip
 connections, the hint input, the global-context layer and the bins head's annealed-mean read-out —
@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 import nnscratch as nn
-from nnscratch.gradcheck import KINK_TOLERANCE, module_case
-from nnscratch.gradcheck import main as table_main
+from nnscratch.checks import KINK_TOLERANCE, module_case
+from nnscratch.checks import main as table_main
 
 from .model import Colorizer
 

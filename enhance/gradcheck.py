@@ -1,6 +1,6 @@
 """``python -m enhance.gradcheck``: the gradient-check table for the enhancement layers.
 
-The same checks and table as ``python -m nnscratch.gradcheck`` (float64 central differences, the
+The same checks and table as ``python -m nnscratch.checks`` (float64 central differences, the
 error normalised by the largest gradient), over the layers and objectives of
 :mod:`enhance.differentiable` and :mod:`enhance.learn`.  They live here, not in the engine's
 catalogue, because the engine does not depend on ``enhance``.
@@ -15,8 +15,8 @@ import sys
 
 import numpy as np
 
-from nnscratch.gradcheck import KINK_TOLERANCE, loss_case, module_case
-from nnscratch.gradcheck import main as table_main
+from nnscratch.checks import KINK_TOLERANCE, loss_case, module_case
+from nnscratch.checks import main as table_main
 
 from .differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation, SoftCLAHE,
                              SoftEqualize, ToneCurve, UnsharpMask)

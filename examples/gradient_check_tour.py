@@ -6,7 +6,7 @@ import numpy as np
 
 import nnscratch as nn
 from nnscratch import gradcheck
-from nnscratch.gradcheck import main as gradcheck_table
+from nnscratch.checks import main as gradcheck_table
 
 rng = np.random.default_rng(0)
 

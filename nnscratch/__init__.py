@@ -2,7 +2,7 @@
 
 Every layer keeps its backward pass next to its forward pass, and every
 backward pass is proven by a numerical gradient check
-(``python -m nnscratch.gradcheck``).  Names and shapes follow PyTorch.
+(``python -m nnscratch.checks``).  Names and shapes follow PyTorch.
 """
 import importlib
 
@@ -17,9 +17,7 @@ _EXPORTS = {
     "module": ("Identity", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"),
     "optim": ("SGD", "Adam", "FlatParameters", "Optimizer", "scheduled_lr"),
     "serialize": ("StateFileError", "load", "save"),
-    # ``gradcheck`` is the module and, after first use, the function: ``python -m nnscratch.gradcheck``
-    # then runs the module fresh (no runpy warning).
-    "gradcheck": ("gradcheck", "gradcheck_loss", "verdict"),
+    "gradient_check": ("gradcheck", "gradcheck_loss", "verdict"),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -4,7 +4,7 @@ Each function here computes what a layer of :mod:`nnscratch.layers` (or the Adam
 computes, written straight from its definition, with no attention to speed: read these first,
 then the fast versions, which name their reference in their docstrings.  The tests prove every
 fast path equal to these (``tests/nnscratch/test_reference.py``), and
-``python -m nnscratch.gradcheck --compare-reference`` prints both side by side with their
+``python -m nnscratch.checks --compare-reference`` prints both side by side with their
 timings — what each optimisation buys, measured.
 
 Arrays are NumPy, NCHW, float64 in the tests; tuples are ``(height, width)`` pairs.

@@ -5,7 +5,7 @@ import pytest
 import nnscratch as nn
 from colorize.model import Colorizer, build_model, layer_table
 from colorize import gradcheck as gradcheck_table
-from nnscratch.gradcheck import run_case
+from nnscratch.checks import run_case
 
 
 def test_default_is_18_hidden_relu_layers_of_3x3_convolutions():

@@ -7,7 +7,7 @@ from enhance import gradcheck as enhance_gradcheck
 from enhance.differentiable import (Brightness, Contrast, Gamma, Invert, Log, RGBGains, RGBToLab, Saturation,
                                    SoftCLAHE, SoftEqualize, ToneCurve, UnsharpMask)
 from nnscratch import gradcheck
-from nnscratch.gradcheck import run_case as gradcheck_run_case
+from nnscratch.checks import run_case as gradcheck_run_case
 from tests.conftest import synthetic_photo
 
 LAYERS = {   # parameters that keep every output strictly inside (0, 1) for inputs in [0.15, 0.85]

@@ -181,7 +181,7 @@ def test_float64_gradient_check_through_the_device_strategy(layer):
 def test_the_whole_colorizer_gradient_check_through_the_device_strategy():
     """``python -m colorize.gradcheck``'s first case, with the network on the stand-in device."""
     from colorize.gradcheck import colorizer_under_test
-    from nnscratch.gradcheck import KINK_TOLERANCE
+    from nnscratch.gradient_check import KINK_TOLERANCE
 
     model = to_fake_device(colorizer_under_test(hints=True, skips=True))
     x = on_device(np.random.default_rng(0).normal(size=(2, 4, 16, 16)))

@@ -202,7 +202,7 @@ def test_update_batch_norm_matches_torch_update_bn():
     assert_matches(ours.forward(x), theirs(torch.from_numpy(x)), "evaluation after the update")
 
 def test_tiny_colorizer_shaped_network_matches_torch():
-    from nnscratch.gradcheck import tiny_network
+    from nnscratch.checks import tiny_network
 
     ours = tiny_network(18, 3, np.random.default_rng(2))
     layers = []
