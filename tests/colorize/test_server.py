@@ -149,6 +149,17 @@ def browser_available():
     return shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))
 
 
+def chrome(tmp_path):
+    """Headless Chromium at 1400 x 900, downloading into ``tmp_path / "downloads"`` without asking."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                              "download.prompt_for_download": False})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+
+
 @pytest.fixture
 def live_server(model):
     from werkzeug.serving import make_server
@@ -167,13 +178,7 @@ def test_the_page_in_a_real_browser(live_server, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    browser = webdriver.Chrome(options=options, service=service)
+    browser = chrome(tmp_path)
     wait = WebDriverWait(browser, 60)
     version = lambda: int(browser.find_element(By.ID, "result").get_attribute("data-version") or 0)  # noqa: E731
     try:
@@ -221,14 +226,11 @@ def test_the_page_in_a_real_browser(live_server, tmp_path):
 def test_the_first_minute_empty_page_phone_width_and_an_error(live_server, tmp_path):
     """Before a photo: an invitation, no empty panels; at 390 px no sideways scroll; an unreadable
     file: a message and still no broken panels; a photo: two panels of one width."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(argument)
-    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+    browser = chrome(tmp_path)
     wait = WebDriverWait(browser, 60)
     shown = lambda selector: [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]  # noqa: E731
     try:
@@ -276,12 +278,7 @@ def test_the_point_tools_in_a_real_browser(live_server, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
-    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+    browser = chrome(tmp_path)
     wait = WebDriverWait(browser, 60)
     version = lambda: int(browser.find_element(By.ID, "result").get_attribute("data-version") or 0)  # noqa: E731
     colours = lambda: [e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, "#points .point-colour")]  # noqa: E731
