@@ -559,7 +559,13 @@ def run_train(args) -> int:
         raise UsageError("give --resume (continue the run) or --overwrite (start it again), not both")
     if not args.resume and args.steps is None and args.epochs is None:
         raise UsageError("give --steps or --epochs")
-    records = train(args.data, args.out, training_settings(args), resume=args.resume, init=args.init,
+    settings = training_settings(args)
+    if not args.resume:             # settings that contradict each other: said before anything is read
+        try:
+            settings.check()
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    records = train(args.data, args.out, settings, resume=args.resume, init=args.init,
                     progress=not (args.no_progress or args.quiet), quiet=args.quiet, overwrite=args.overwrite,
                     explicit=getattr(args, "explicit", None))
     losses = [r["loss"] for r in records if "loss" in r]

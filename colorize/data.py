@@ -26,6 +26,16 @@ from .model import AB_SCALE, normalize_lightness
 CROP_SCALE = (0.7, 1.0)   # training crops are cut at this range of the stored photo's size
 
 
+def category_weights(paths, categories: dict[str, str], balance: float) -> np.ndarray:
+    """Sampling weights for photos by category: each photo ``1 / n ** balance``, ``n`` the number of
+    photos of its category (``categories`` maps file names to categories; photos not listed form a
+    category of their own).  ``balance`` 0 weighs every photo alike; 1 every category alike (6 food
+    photos then come up as often as 165 landscapes); 0.5 between."""
+    names = [categories.get(Path(path).name, "(none)") for path in paths]
+    counts = {name: names.count(name) for name in set(names)}
+    return np.array([counts[name] ** -float(balance) for name in names])
+
+
 def to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     """An image array as uint8 RGB (gray repeated, alpha dropped)."""
     if array.dtype.kind not in "uf":
@@ -128,11 +138,16 @@ class CropSampler:
     ``crop`` pixels with Pillow's antialiased bilinear filter.  ``light_jitter``
     puts a random tone curve on each crop's lightness (:func:`jitter_lightness`; 0: none),
     from a generator of its own, so the crops and hints are those of a run without it.
+
+    Photos are taken in a new random order every epoch, each once; with ``weights`` (one per
+    photo, e.g. from :func:`category_weights`) each crop's photo is instead drawn with those
+    probabilities, from a generator seeded by (seed, step, slot), so batches stay a pure function
+    of the step.
     """
 
     def __init__(self, photos: PhotoSet, batch_size: int, crop: int, seed: int,
                  scale: tuple[float, float] = CROP_SCALE, flip: bool = True, hints: bool = False,
-                 light_jitter: float = 0.0):
+                 light_jitter: float = 0.0, weights=None):
         if batch_size < 1 or crop < 8 or crop % 8:
             raise ValueError(f"batch size must be >= 1 and crop a multiple of 8 (>= 8), got {batch_size} and {crop}")
         low, high = scale
@@ -142,9 +157,17 @@ class CropSampler:
         self.photos, self.batch_size, self.crop, self.seed = photos, batch_size, crop, seed
         self.scale, self.flip, self.hints = (float(low), float(high)), flip, hints
         self._permutations: dict[int, np.ndarray] = {}
+        self.weights = None
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != (len(photos),) or not (np.all(weights >= 0) and weights.sum() > 0):
+                raise ValueError(f"weights must be {len(photos)} non-negative numbers, not all 0")
+            self.weights = weights / weights.sum()
 
     def _image_index(self, position: int) -> int:
         count = len(self.photos)
+        if self.weights is not None:
+            return int(np.random.default_rng((self.seed, 6, position)).choice(count, p=self.weights))
         epoch, offset = divmod(position, count)
         if epoch not in self._permutations:
             self._permutations = {epoch: np.random.default_rng((self.seed, 1, epoch)).permutation(count)}

@@ -39,8 +39,8 @@ from nnscratch.optim import SCHEDULES
 
 from .checkpoints import CHECKPOINT_PATTERN, latest_checkpoint, prune_checkpoints
 from .bins import UNIFORM_MIX, BinnedCrossEntropy, ab_bins, class_prior, rebalancing_weights
-from .data import CROP_SCALE, CropSampler, PhotoSet, check_light_jitter
-from .evaluate import evaluate_photos
+from .data import CROP_SCALE, CropSampler, PhotoSet, category_weights, check_light_jitter
+from .evaluate import evaluate_photos, read_categories
 from .model import NORMS, build_model, check_config, network_config
 
 # "logmse": each crop's log mean squared error, averaged over the batch — the per-photo PSNR that
@@ -250,6 +250,11 @@ class TrainingSettings:
                                       "scans record them (0: none)", kind="jitter", metavar="S")
     ema_decay: float = option(0.999, "decay of the moving average of the weights that validation scores and export "
                                      "uses (0: off)", kind="fraction")
+    balance: float = option(0.0, "sample photos by category: each photo weighted 1 / (photos of its category) ^ "
+                                 "BALANCE (0: every photo alike; 1: every category alike); needs --categories",
+                            kind="fraction")
+    categories: str | None = option(None, "a CSV or TSV table with file and category columns (e.g. the photos' "
+                                          "SOURCES.tsv), for --balance", metavar="FILE")
     bn_batches: int = option(25, "the moving average's batch-norm statistics are recomputed for its own weights over "
                                  "N batches of training crops at every checkpoint (0: the live network's)",
                              kind="count", metavar="N")
@@ -291,6 +296,8 @@ class TrainingSettings:
             raise ValueError(f"bn_batches must be a whole number >= 0, got {self.bn_batches!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.balance and not self.categories:
+            raise ValueError("balance needs a table of categories (categories / --categories FILE)")
 
     def config(self, data) -> dict:
         """The run's configuration as checkpoints store it (the network's settings under "model")."""
@@ -363,8 +370,11 @@ def train(data: str | Path, out: str | Path, settings: TrainingSettings | None =
     shares = distributed.share(config["batch_size"], comm)     # this process's slots of every batch
     photos, val_photos = _read_photos(config, report=not quiet and lead, validate=lead, quiet=quiet)
     model_config = check_config(**config["model"])
+    weights = None
+    if config.get("balance"):
+        weights = category_weights(photos.paths, read_categories(config["categories"]), config["balance"])
     sampler = CropSampler(photos, config["batch_size"], config["crop"], config["seed"], tuple(config["scale"]),
-                          hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0))
+                          hints=model_config["hints"], light_jitter=config.get("light_jitter", 0.0), weights=weights)
     total = config["steps"] or math.ceil(config["epochs"] * len(photos) / config["batch_size"])
     if config.get("warmup", 0) >= total:
         raise ValueError(f"the warm-up ({config['warmup']} steps) must be shorter than the run ({total} steps)")
@@ -680,7 +690,7 @@ RESUMABLE_CHANGES = ("lr", "warmup", "lr_decay", "weight_decay", "checkpoint_eve
                      "bn_batches")
 FIXED_ON_RESUME = ("batch_size", "crop", "width", "hidden_layers", "norm", "loss", "seed", "hints", "skips",
                    "context", "photo_size", "scale", "light_jitter", "min_colorfulness", "ema_decay", "val_size",
-                   "log_eps", "uniform_mix")
+                   "log_eps", "uniform_mix", "balance", "categories")
 
 
 def _resume_overrides(config: dict, settings: TrainingSettings, say, explicit: set[str]) -> dict | None:

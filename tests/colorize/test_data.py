@@ -99,3 +99,27 @@ def test_jitter_lightness_is_a_gamma_then_a_contrast_about_the_mean():
     expected = 2 * np.clip(tone.mean() + contrast * (tone - tone.mean()), 0, 1) - 1
     np.testing.assert_allclose(jitter_lightness(light, np.random.default_rng(seed), 0.5), expected, atol=1e-5)
     assert jitter_lightness(light, np.random.default_rng(seed), 0.5).dtype == np.float32
+
+
+def test_category_weights_balance_photos_against_their_categories():
+    from colorize.data import category_weights
+
+    paths = ["a/land1.jpg", "a/land2.jpg", "b/land3.jpg", "food.jpg", "stray.jpg"]
+    categories = {"land1.jpg": "landscape", "land2.jpg": "landscape", "land3.jpg": "landscape", "food.jpg": "food"}
+    np.testing.assert_allclose(category_weights(paths, categories, 0.0), np.ones(5))
+    np.testing.assert_allclose(category_weights(paths, categories, 1.0), [1 / 3, 1 / 3, 1 / 3, 1, 1])
+    np.testing.assert_allclose(category_weights(paths, categories, 0.5), [3 ** -0.5] * 3 + [1, 1])
+
+
+def test_weighted_sampling_follows_the_weights_and_stays_a_function_of_the_step(photo_folder):
+    photos = PhotoSet.from_paths(find_images(photo_folder))
+    weights = np.zeros(len(photos))
+    weights[:2] = (0.8, 0.2)                   # only the first two photos, four to one
+    sampler = CropSampler(photos, 4, 16, seed=3, weights=weights)
+    drawn = [sampler._image_index(position) for position in range(4000)]
+    assert set(drawn) == {0, 1} and abs(drawn.count(0) / 4000 - 0.8) < 0.03
+    again = CropSampler(photos, 4, 16, seed=3, weights=weights)
+    for step in (5, 0, 9):
+        np.testing.assert_array_equal(sampler.batch(step)[1], again.batch(step)[1])
+    with pytest.raises(ValueError, match="non-negative"):
+        CropSampler(photos, 4, 16, seed=3, weights=-np.ones(len(photos)))

@@ -436,3 +436,23 @@ def test_ctrl_c_stops_without_validating_and_resume_validates_again(photo_folder
     train(data=photo_folder, out=tmp_path / "run", resume=True, progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "val_psnr" in r] == [4]
+
+
+def test_category_balance_is_a_setting_of_the_run_with_its_table(photo_folder, tmp_path, capsys):
+    from colorize.cli import main
+
+    table = tmp_path / "categories.tsv"
+    table.write_text("file\tcategory\nphoto0.png\tfood\nphoto1.png\tplant\nphoto2.png\tplant\ndeep.jpg\tplant\n")
+    train(data=photo_folder, out=tmp_path / "a", steps=2, balance=1.0, categories=str(table), **SMALL)
+    train(data=photo_folder, out=tmp_path / "b", steps=2, balance=1.0, categories=str(table), **SMALL)
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["balance"] == 1.0 and config["categories"] == str(table)
+    assert_same_state(weights(tmp_path / "a"), weights(tmp_path / "b"))          # seeded: the same run
+    train(data=photo_folder, out=tmp_path / "c", steps=2, **SMALL)
+    assert not all(np.array_equal(a, b) for a, b in zip(weights(tmp_path / "a").values(),
+                                                          weights(tmp_path / "c").values()))   # other crops
+    with pytest.raises(ValueError, match="balance needs a table of categories"):
+        train(data=photo_folder, out=tmp_path / "d", steps=1, balance=0.5, progress=False)
+    assert main(["train", "--data", str(photo_folder), "--out", str(tmp_path / "e"), "--steps", "1",
+                 "--balance", "0.5"]) == 2
+    assert "balance needs a table of categories" in capsys.readouterr().err
