@@ -247,6 +247,14 @@ def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, 
             os.remove(temporary)
 
 
+def _pixel_format(codec: str, width: int, height: int) -> str:
+    """ffv1: lossless RGB; otherwise 4:2:0 (what players expect), or 4:4:4 for an odd width or height,
+    which 4:2:0 cannot hold."""
+    if codec == "ffv1":
+        return "bgr0"
+    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
 def _frames(container, stream, start: int, end: int | None):
     """``(index, uint8 RGB)`` of the frames ``start`` to ``end`` of a video stream, decoded one at a time."""
     av = _av()
@@ -288,7 +296,7 @@ def _transcode(container, stream, temporary, codec, model, size, vividness, plac
     with av.open(temporary, "w") as output:
         video_out = output.add_stream(codec, rate=rate)
         video_out.width, video_out.height = stream.codec_context.width, stream.codec_context.height
-        video_out.pix_fmt = "bgr0" if codec == "ffv1" else "yuv420p"     # ffv1: lossless RGB
+        video_out.pix_fmt = _pixel_format(codec, video_out.width, video_out.height)
         audio_track = _AudioTrack(output, audio, start / rate, None if end is None else end / rate)
         try:
             for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
@@ -304,9 +312,11 @@ def _transcode(container, stream, temporary, codec, model, size, vividness, plac
                     written += 1
                     if progress:
                         progress(written)
+            output.mux(video_out.encode())
         except av.error.InvalidDataError as error:
             raise VideoError(f"the video cannot be decoded ({error})") from None
-        output.mux(video_out.encode())
+        except av.error.FFmpegError as error:
+            raise VideoError(f"the video cannot be written with {codec} ({error})") from None
     return written
 
 

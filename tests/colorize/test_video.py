@@ -259,3 +259,11 @@ def test_the_frame_colorizer_is_the_photo_path_on_a_single_frame(model, photo):
     light = image_lightness(photo)
     ab, _ = network_ab(model, light)
     np.testing.assert_array_equal(FrameColorizer(model)(photo), combine(light, ab))
+
+
+def test_an_odd_sized_video_keeps_its_size(tmp_path, photo):
+    frames = [np.ascontiguousarray(frame[:121, :163]) for frame in pan(photo, frames=3)]
+    source = write_clip(tmp_path / "odd.mkv", frames, codec="ffv1")
+    assert main(["video", str(source), str(tmp_path / "out.mp4"), "--no-progress"]) == 0
+    result, _, _ = read_clip(tmp_path / "out.mp4")
+    assert len(result) == 3 and result[0].shape == (121, 163, 3)
