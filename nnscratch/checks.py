@@ -252,23 +252,27 @@ def reference_comparisons(rng=None) -> list[tuple[str, Callable, Callable]]:
             _adam_pair(rng)]
 
 
+def _convolution_pair(label, layer, x, grad, forward, backward, stride, padding):
+    """A convolution layer against the textbook ``forward`` / ``backward`` of :mod:`nnscratch.reference`:
+    output, input gradient and weight gradient."""
+    def fast():
+        y = layer.forward(x)
+        layer.zero_grad()
+        return y, layer.backward(grad), layer.weight.grad
+
+    def slow():
+        dx, dw, _ = backward(x, layer.weight.data, grad, stride, padding)
+        return forward(x, layer.weight.data, layer.bias.data, stride, padding), dx, dw
+    return label, fast, slow
+
+
 def _conv_pair(rng):
     from . import reference as ref
 
     x = rng.normal(size=(2, 16, 32, 32))
     conv = Conv2d(16, 16, 3, padding=1, rng=rng).double()
-    g_conv = rng.normal(size=(2, 16, 32, 32))
-
-    def conv_fast():
-        y = conv.forward(x)
-        conv.zero_grad()
-        return y, conv.backward(g_conv), conv.weight.grad
-
-    def conv_ref():
-        y = ref.conv2d(x, conv.weight.data, conv.bias.data, (1, 1), (1, 1))
-        dx, dw, _ = ref.conv2d_backward(x, conv.weight.data, g_conv, (1, 1), (1, 1))
-        return y, dx, dw
-    return "Conv2d 16->16 3x3, 32x32 (fwd+bwd)", conv_fast, conv_ref
+    return _convolution_pair("Conv2d 16->16 3x3, 32x32 (fwd+bwd)", conv, x, rng.normal(size=(2, 16, 32, 32)),
+                             ref.conv2d, ref.conv2d_backward, (1, 1), (1, 1))
 
 
 def _transposed_pair(rng):
@@ -276,18 +280,9 @@ def _transposed_pair(rng):
 
     small = rng.normal(size=(2, 8, 16, 16))
     transposed = ConvTranspose2d(8, 8, 4, stride=2, padding=1, rng=rng).double()
-    g_transposed = rng.normal(size=(2, 8, 32, 32))
-
-    def transposed_fast():
-        y = transposed.forward(small)
-        transposed.zero_grad()
-        return y, transposed.backward(g_transposed), transposed.weight.grad
-
-    def transposed_ref():
-        y = ref.conv_transpose2d(small, transposed.weight.data, transposed.bias.data, (2, 2), (1, 1))
-        dx, dw, _ = ref.conv_transpose2d_backward(small, transposed.weight.data, g_transposed, (2, 2), (1, 1))
-        return y, dx, dw
-    return "ConvTranspose2d 8->8 4x4 s2 (fwd+bwd)", transposed_fast, transposed_ref
+    return _convolution_pair("ConvTranspose2d 8->8 4x4 s2 (fwd+bwd)", transposed, small,
+                             rng.normal(size=(2, 8, 32, 32)), ref.conv_transpose2d, ref.conv_transpose2d_backward,
+                             (2, 2), (1, 1))
 
 
 def _pool_pair(rng):
