@@ -333,7 +333,7 @@ def _video_parser(commands) -> None:
                        help="how colourful: 0 the network's own chroma, 1 twice it (default: the model's own setting)")
     video.add_argument("--hints", metavar="FILE.json",
                        help='colour points on keyframes: [{"frame": 0, "y": 120, "x": 40, "color": "#c03020"}, ...]; '
-                            "a point guides its frame and the rest of its shot")
+                            "a point guides its whole shot, moving with the picture")
     video.add_argument("--start", type=_video_time, metavar="T", help="first frame: seconds (12.5) or a frame (300f)")
     video.add_argument("--end", type=_video_time, metavar="T", help="end (exclusive): seconds or a frame (450f)")
     video.add_argument("--codec", metavar="NAME", help="the video encoder (default: by the extension)")
@@ -727,6 +727,11 @@ def run_video(args) -> int:
         video.output_codec(target, args.codec)
         container, stream = video.open_video(source)
         hints = video.read_video_hints(args.hints) if args.hints else None
+        for frame, points in (hints or {}).items():      # every point inside the picture, before any work
+            try:
+                check_hints(points, stream.codec_context.height, stream.codec_context.width)
+            except ValueError as error:
+                raise ValueError(f"{args.hints}: frame {frame}: {error}") from None
     except (video.VideoError, ValueError) as error:
         raise UsageError(str(error)) from None
     rate = float(stream.average_rate or 25)

@@ -188,6 +188,7 @@ def test_a_video_file_keeps_its_frames_rate_size_audio_and_lightness(tmp_path, p
     ("unknown extension", "cannot tell the video format"),
     ("no frames there", "has no video frames from frame 50"),
     ("exists", "exists: give --overwrite"),
+    ("point outside", "frame 1: hint 1"),
 ])
 def test_video_mistakes_are_one_line_usage_errors_and_write_nothing(tmp_path, photo, capsys, case, message):
     source = write_clip(tmp_path / "in.mp4", pan(photo, frames=3))
@@ -196,7 +197,9 @@ def test_video_mistakes_are_one_line_usage_errors_and_write_nothing(tmp_path, ph
                  "same file": [str(source), str(source), "--overwrite"],
                  "unknown extension": [str(source), str(tmp_path / "out.xyz")],
                  "no frames there": [str(source), str(output), "--start", "50f"],
-                 "exists": [str(source), str(source.with_name("old.mp4"))]}[case]
+                 "exists": [str(source), str(source.with_name("old.mp4"))],
+                 "point outside": [str(source), str(output), "--hints", str(tmp_path / "far.json")]}[case]
+    (tmp_path / "far.json").write_text(json.dumps([{"frame": 1, "y": 500, "x": 2, "color": "#c03020"}]))
     (tmp_path / "notes.mp4").write_text("not a video")
     source.with_name("old.mp4").write_bytes(b"keep me")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
