@@ -8,6 +8,7 @@ needs a few hundred megabytes, not gigabytes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +22,7 @@ from nnscratch import fold_batch_norm
 from nnscratch.backend import asnumpy, get_array_module, uses_cpu_strategy
 
 from .checkpoints import latest_checkpoint
-from enhance.colorspace import lab_to_rgb, lightness, rgb_to_lab
+from enhance.colorspace import lab_to_rgb, lightness, linear_lightness, rgb_to_lab, srgb_to_linear
 from .hints import check_hints, hint_channels, spread_hints
 from .model import AB_SCALE, DOWNSAMPLING, Colorizer, build_model, check_vividness, normalize_lightness
 
@@ -85,19 +86,33 @@ def save_model(model: Colorizer, path: str | Path, float16: bool = False) -> Pat
 
 
 def image_lightness(image: np.ndarray) -> np.ndarray:
-    """CIE L (float32, (H, W)) of a gray or colour image, computed in bands of rows."""
+    """CIE L (float32, (H, W)) of a gray or colour image, computed in bands of rows.
+
+    The same numbers as ``rgb_to_lab(to_float(rgb))[..., 0]`` (or ``lightness`` of a gray level),
+    bit for bit; for 8- and 16-bit images each level's linear light (or a gray level's L) is looked
+    up in a table made by those same functions, and a and b are never computed.
+    """
     image = check_image(image, "colorize")
     height = image.shape[0]
     result = np.empty(image.shape[:2], dtype=np.float32)
     colour = image.ndim == 3 and image.shape[2] >= 3
+    tables = _level_tables(image.dtype.str) if image.dtype.kind == "u" else None
     for top in range(0, height, BAND_ROWS):
         band = image[top:top + BAND_ROWS]
         if colour:
-            result[top:top + BAND_ROWS] = rgb_to_lab(to_float(band[..., :3]))[..., 0]
+            linear = tables[0][band[..., :3]] if tables else srgb_to_linear(to_float(band[..., :3]))
+            result[top:top + BAND_ROWS] = linear_lightness(linear)
         else:
             gray = band if band.ndim == 2 else band[..., 0]
-            result[top:top + BAND_ROWS] = lightness(to_float(gray))
+            result[top:top + BAND_ROWS] = tables[1][gray] if tables else lightness(to_float(gray))
     return result
+
+
+@functools.lru_cache(maxsize=2)
+def _level_tables(dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """For every level of an unsigned dtype: its linear light and, as a gray level, its L (float32)."""
+    levels = to_float(np.arange(np.iinfo(np.dtype(dtype)).max + 1, dtype=np.dtype(dtype)))
+    return srgb_to_linear(levels), lightness(levels)
 
 
 def resize_channel(channel: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -64,6 +64,15 @@ def linear_to_lab(linear):
     return xp.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(dtype, copy=False)
 
 
+def linear_lightness(linear):
+    """CIE L of linear-light RGB, shape (..., 3) -> (...): ``linear_to_lab(linear)[..., 0]`` bit for bit,
+    without computing a and b."""
+    xp = get_array_module(linear)
+    y = (linear @ _matrix(xp, (RGB_TO_XYZ / WHITE_D65[:, None]).T, linear.dtype))[..., 1]
+    f = xp.where(y > EPSILON, _power(xp.maximum(y, EPSILON), 1 / 3), (KAPPA * y + 16) / 116)
+    return (116 * f - 16).astype(linear.dtype, copy=False)
+
+
 def rgb_to_lab(rgb):
     """sRGB in [0, 1], shape (..., 3) -> Lab, same shape and dtype."""
     _check(rgb, "rgb_to_lab")

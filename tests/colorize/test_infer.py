@@ -178,3 +178,17 @@ def test_colorize_on_a_device_equals_the_cpu_path(shape, dtype):
     difference = np.abs(on_device.astype(np.int64) - on_cpu.astype(np.int64))
     assert difference.max() <= (2 if dtype == np.uint8 else 2 * 257), difference.max()
     assert (difference > (1 if dtype == np.uint8 else 257)).mean() < 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_image_lightness_is_the_lab_conversions_l_bit_for_bit(dtype):
+    from colorize.infer import image_lightness
+    from enhance.colorspace import lightness, rgb_to_lab
+    from enhance.image import to_float
+
+    rng = np.random.default_rng(3)
+    top = np.iinfo(dtype).max if dtype != np.float32 else 1
+    rgb = (rng.random((300, 211, 3)) * top).astype(dtype) if dtype == np.float32 else \
+        rng.integers(0, top + 1, (300, 211, 3)).astype(dtype)
+    np.testing.assert_array_equal(image_lightness(rgb), rgb_to_lab(to_float(rgb))[..., 0])
+    np.testing.assert_array_equal(image_lightness(rgb[..., 1]), lightness(to_float(rgb[..., 1])))
