@@ -32,6 +32,7 @@ from .spread import spread_points
 CUT = 12.0             # mean |L difference| (Lab units) after the motion that makes a frame a new shot
 SAME_SURFACE = 4.0     # |L difference| (Lab units) at which a pixel is no longer taken for the same surface
 CARRY = 0.9            # the share of the carried chroma where a pixel is the same surface
+SEEK_AFTER = 250       # a --start this many frames in seeks to the keyframe before it instead of decoding up to it
 EXTENSION_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 
 
@@ -255,11 +256,33 @@ def _pixel_format(codec: str, width: int, height: int) -> str:
     return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
 
 
+class _Numbering:
+    """Each decoded frame's number.  Counted from the first frame; but a ``start`` far into the video
+    (:data:`SEEK_AFTER` frames or more) first seeks to the keyframe before it, and the frames are then
+    numbered by their timestamps at the stream's frame rate (exact for a constant rate)."""
+
+    def __init__(self, container, stream, start: int):
+        self.count, self.by_time = -1, False
+        rate, base = stream.average_rate, stream.time_base
+        if start >= SEEK_AFTER and rate and base:
+            self.offset, self.scale = stream.start_time or 0, base * rate
+            container.seek(self.offset + int(start / rate / base), stream=stream, backward=True, any_frame=False)
+            self.by_time = True
+
+    def __call__(self, frame) -> int:
+        if self.by_time and frame.pts is not None:
+            return round((frame.pts - self.offset) * self.scale)
+        self.count += 1
+        return self.count
+
+
 def _frames(container, stream, start: int, end: int | None):
     """``(index, uint8 RGB)`` of the frames ``start`` to ``end`` of a video stream, decoded one at a time."""
     av = _av()
+    number = _Numbering(container, stream, start)
     try:
-        for index, frame in enumerate(container.decode(stream)):
+        for frame in container.decode(stream):
+            index = number(frame)
             if end is not None and index >= end:
                 break
             if index >= start:
@@ -292,7 +315,7 @@ def _transcode(container, stream, temporary, codec, model, size, vividness, plac
     audio = container.streams.audio[0] if container.streams.audio else None
     colorizer = FrameColorizer(model, size, vividness, steady)
     rate = stream.average_rate or 25
-    written, index = 0, -1
+    written, number = 0, _Numbering(container, stream, start)
     with av.open(temporary, "w") as output:
         video_out = output.add_stream(codec, rate=rate)
         video_out.width, video_out.height = stream.codec_context.width, stream.codec_context.height
@@ -304,7 +327,7 @@ def _transcode(container, stream, temporary, codec, model, size, vividness, plac
                     audio_track.copy(packet)
                     continue
                 for frame in packet.decode():
-                    index += 1
+                    index = number(frame)
                     if index < start or (end is not None and index >= end):
                         continue
                     rgb = colorizer(frame.to_ndarray(format="rgb24"), placed=placed.get(index, ()))

@@ -270,3 +270,23 @@ def test_an_odd_sized_video_keeps_its_size(tmp_path, photo):
     assert main(["video", str(source), str(tmp_path / "out.mp4"), "--no-progress"]) == 0
     result, _, _ = read_clip(tmp_path / "out.mp4")
     assert len(result) == 3 and result[0].shape == (121, 163, 3)
+
+
+def test_a_start_far_into_the_video_seeks_and_gives_the_same_frames(tmp_path, photo, monkeypatch):
+    import colorize.video as video
+
+    frames = [np.ascontiguousarray(np.roll(photo[:96, :128], 3 * t, axis=1)) for t in range(40)]
+    source = tmp_path / "in.mp4"
+    with av.open(str(source), "w") as output:          # a keyframe every 8 frames, so the seek lands before 30
+        stream = output.add_stream("libx264", rate=10)
+        stream.height, stream.width, stream.pix_fmt = 96, 128, "yuv420p"
+        stream.codec_context.gop_size = 8
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode())
+    arguments = [str(source), "--start", "30f", "--end", "36f", "--codec", "ffv1", "--no-progress", "--frame-by-frame"]
+    assert main(["video", arguments[0], str(tmp_path / "counted.mkv"), *arguments[1:]]) == 0
+    monkeypatch.setattr(video, "SEEK_AFTER", 10)
+    assert main(["video", arguments[0], str(tmp_path / "sought.mkv"), *arguments[1:]]) == 0
+    counted, sought = read_clip(tmp_path / "counted.mkv")[0], read_clip(tmp_path / "sought.mkv")[0]
+    assert len(counted) == len(sought) == 6 and all(np.array_equal(a, b) for a, b in zip(counted, sought))
