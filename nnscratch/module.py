@@ -279,10 +279,29 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Modules applied in order; backward runs them in reverse."""
+    """Modules applied in order; backward runs them in reverse.
+
+    ``Sequential(a, b, c)`` registers its members as ``0``, ``1``, ``2``;
+    ``Sequential({"conv": a, "norm": b})`` under those names (as ``torch.nn.Sequential`` given an
+    ``OrderedDict``), so that their parameters read ``conv.weight``, and ``seq.conv`` is the member.
+    Either way ``seq[i]`` is the i-th member.
+    """
 
     def __init__(self, *modules: Module):
-        super().__init__(modules)
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            super().__init__()
+            for name, module in modules[0].items():
+                self._add_named(name, module)
+        else:
+            super().__init__(modules)
+
+    def _add_named(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__} takes Modules, got {type(module).__name__} for {name!r}")
+        if not isinstance(name, str) or not name.isidentifier() or hasattr(type(self), name) or name in self._modules:
+            raise ValueError(f"{type(self).__name__} member names must be new identifiers that are not methods, "
+                             f"got {name!r}")
+        setattr(self, name, module)
 
     def forward(self, x):
         for module in self._modules.values():

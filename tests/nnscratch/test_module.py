@@ -91,6 +91,29 @@ def test_nan_in_gives_nan_out(layer):
     assert np.isnan(layer.forward(x)).any()
 
 
+def test_sequential_with_named_members_names_their_parameters_and_runs_in_order():
+    rng = np.random.default_rng(0)
+    named = nn.Sequential({"conv": nn.Conv2d(1, 3, 3, padding=1, rng=np.random.default_rng(1)),
+                           "norm": nn.BatchNorm2d(3), "relu": nn.ReLU()})
+    plain = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1, rng=np.random.default_rng(1)), nn.BatchNorm2d(3), nn.ReLU())
+    assert list(named.state_dict()) == [name.replace("0.", "conv.").replace("1.", "norm.")
+                                        for name in plain.state_dict()]
+    assert named.conv is named[0] and named[-1] is named.relu and len(named) == 3
+    x = rng.normal(size=(2, 1, 5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(named.forward(x), plain.forward(x))
+    grad = rng.normal(size=(2, 3, 5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(named.backward(grad), plain.backward(grad))
+    named.eval().norm.running_mean[...] = [0.5, -1.0, 2.0]
+    folded = nn.fold_batch_norm(named)
+    assert isinstance(folded.norm, nn.module.Identity) and "norm.running_mean" not in folded.state_dict()
+    np.testing.assert_allclose(folded.forward(x), named.forward(x), rtol=1e-5, atol=1e-5)
+    for bad in ("0a", "forward", "append"):
+        with pytest.raises(ValueError, match="member names"):
+            nn.Sequential({bad: nn.ReLU()})
+    with pytest.raises(TypeError, match="Sequential takes Modules"):
+        nn.Sequential({"relu": nn.ReLU(), "f": abs})
+
+
 def test_sequential_rejects_non_modules_and_bad_arguments():
     with pytest.raises(TypeError, match="Sequential takes Modules"):
         nn.Sequential(nn.ReLU(), lambda x: x)
