@@ -409,7 +409,10 @@ def run_predict(args) -> int:
     for source, relative in _progress(files[comm.rank::comm.size], "colorizing"):
         failures += not _predict_reported(args, model, source, target_of(source, relative),
                                           lambda: hints_for(source, relative), single, operations, note, comm.size == 1)
-    return distributed.finish_files("colorized", len(files), failures, comm)
+    status, summary = distributed.files_summary("colorized", len(files), failures, comm)
+    if summary:                       # the whole job's line, from process 0
+        print(summary, file=sys.stderr if status else sys.stdout)
+    return status
 
 
 def _predict_reported(args, model, source, target, hints_of, single, operations, note, say: bool) -> bool:

@@ -311,7 +311,10 @@ def run_enhance(argv) -> int:
         except (ImageError, OSError, ValueError) as error:
             failures += 1
             print(f"failed: {file}: {error}", file=sys.stderr)
-    return distributed.finish_files("enhanced", len(files), failures, comm)
+    status, summary = distributed.files_summary("enhanced", len(files), failures, comm)
+    if summary:                       # the whole job's line, from process 0
+        print(summary, file=sys.stderr if status else sys.stdout)
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

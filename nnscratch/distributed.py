@@ -220,17 +220,18 @@ def share(total: int, comm=None) -> range:
     return range(comm.rank * part, (comm.rank + 1) * part)
 
 
-def finish_files(done: str, total: int, failed: int, comm=None) -> int:
-    """End a job over files split between processes: one line from process 0 for the whole job
-    (``"colorized 98 of 100 files on 4 processes; 2 failed"``, on stderr when some failed; nothing
-    on one process when all went well) and the exit status, the same on every process."""
+def files_summary(done: str, total: int, failed: int, comm=None) -> tuple[int, str]:
+    """The end of a job over files split between processes: the exit status, the same on every
+    process (1 when any process had a failure), and the line process 0 should show for the whole job
+    (``"colorized 98 of 100 files on 4 processes; 2 failed"``; empty on the other processes, and on
+    one process when all went well).  Nothing is printed here: the command decides where it goes."""
     comm = world() if comm is None else comm
     failed = int(comm.allreduce_sum(np.array([failed], dtype=np.int64))[0])
+    line = ""
     if comm.rank == 0 and (failed or comm.size > 1):
         where = f" on {comm.size} processes" if comm.size > 1 else ""
-        print(f"{done} {total - failed} of {total} files{where}" + (f"; {failed} failed" if failed else ""),
-              file=sys.stderr if failed else sys.stdout)
-    return 1 if failed else 0
+        line = f"{done} {total - failed} of {total} files{where}" + (f"; {failed} failed" if failed else "")
+    return (1 if failed else 0), line
 
 
 # MPI_Abort can kill the launcher's forwarding before it has passed on what the failing process

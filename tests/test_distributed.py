@@ -88,6 +88,18 @@ def test_allreduce_gradients_is_one_call_for_all_parameters():
         assert p.grad.shape == p.data.shape and p.grad.dtype == p.data.dtype
 
 
+def test_the_summary_of_a_job_over_files_is_returned_for_the_command_to_show(capsys):
+    comm = Doubling()                            # two processes, each with this process's failures
+    assert distributed.files_summary("colorized", 10, 0, comm) == (0, "colorized 10 of 10 files on 2 processes")
+    assert distributed.files_summary("enhanced", 10, 1, comm) == (1, "enhanced 8 of 10 files on 2 processes; 2 failed")
+    comm.rank = 1                                # the other process: the same status, no line
+    assert distributed.files_summary("colorized", 10, 1, comm) == (1, "")
+    one = distributed.world()
+    assert distributed.files_summary("colorized", 3, 0, one) == (0, "")      # one process, all well: quiet
+    assert distributed.files_summary("colorized", 3, 1, one) == (1, "colorized 2 of 3 files; 1 failed")
+    assert capsys.readouterr() == ("", "")       # the engine prints nothing
+
+
 def test_a_batch_that_does_not_split_evenly_is_refused():
     comm = Doubling()
     assert distributed.share(8, comm) == range(0, 4)
