@@ -42,8 +42,8 @@ def counting():
     _counts.append(counts)
     try:
         yield counts
-    finally:
-        _counts.remove(counts)
+    finally:       # by identity: list.remove compares, and an outer counter can equal this one
+        del _counts[next(i for i in range(len(_counts) - 1, -1, -1) if _counts[i] is counts)]
 
 
 def _count(name: str) -> None:

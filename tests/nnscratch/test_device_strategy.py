@@ -261,6 +261,15 @@ def shipped_architecture_step_counts(batch=2, size=32):
     return counts
 
 
+def test_nested_counters_count_their_own_blocks_even_when_they_are_equal():
+    a = FAKE_DEVICE.asarray(np.ones(3, dtype=np.float32))
+    with counting() as outer:
+        with counting() as inner:     # both empty, so equal, when the inner one ends
+            pass
+        a + a
+    assert sum(outer.values()) == 1 and not inner
+
+
 def test_a_training_step_of_the_shipped_architecture_stays_within_its_operation_budget():
     counts = shipped_architecture_step_counts()
     assert counts["to host"] == 0, "a training step must not wait for the device"
