@@ -28,7 +28,7 @@ import enhance  # noqa: E402
 import nnscratch as nn  # noqa: E402
 from colorize import colorize  # noqa: E402
 from colorize.infer import WORKING_SIZE  # noqa: E402
-from colorize.model import Colorizer  # noqa: E402
+from colorize.model import SKIP_SOURCES, Colorizer  # noqa: E402
 
 
 def optional(name):
@@ -130,7 +130,7 @@ def conv_rows(batch: int, crop: int, repeats: int, ceiling: float):
     model = Colorizer()
     x = np.random.default_rng(0).standard_normal((batch, 1, crop, crop)).astype(np.float32)
     seen, rows = set(), []
-    for layer in model.body:
+    for _, layer in model.layers():
         if isinstance(layer, nn.Conv2d):
             key = (layer.in_channels, layer.out_channels, layer.stride, layer.dilation, x.shape[2])
             if key not in seen:
@@ -175,7 +175,7 @@ def _torch_cells(torch_forward, torch_backward, forward, backward):
 def torch_colorizer(model: Colorizer):
     """The same architecture in PyTorch, with our weights."""
     layers = []
-    for layer in model.body:
+    for _, layer in model.layers():
         if isinstance(layer, nn.Conv2d):
             conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
                                    layer.dilation, bias=layer.bias is not None)
@@ -192,7 +192,10 @@ def torch_colorizer(model: Colorizer):
             layers.append(torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
         elif isinstance(layer, nn.Tanh):
             layers.append(torch.nn.Tanh())
-    adds = dict(model._skip_adds)       # the same skip connections: after layer i, add the output of layer j
+    # the same skip connections: after the last layer of stage up<l>, add the output of its source stage
+    stages = [name.split(".")[0] for name, _ in model.layers()]
+    last = {stage: index for index, stage in enumerate(stages)}
+    adds = {last[f"up{level}"]: last[SKIP_SOURCES[level]] for level in model.skip_levels}
 
     class TorchColorizer(torch.nn.Module):
         def __init__(self):
@@ -290,7 +293,7 @@ def step_breakdown_rows(batch: int, crop: int, repeats: int):
             return result
         return timed_call
 
-    for layer in model.body:
+    for _, layer in model.layers():
         kind = type(layer).__name__
         layer.forward = timing((kind, "forward"), layer.forward)
         layer.backward = timing((kind, "backward"), layer.backward)
@@ -441,7 +444,7 @@ def operation_count_rows():
             return result
         return call
 
-    for layer in model.body:
+    for _, layer in model.layers():
         kind = type(layer).__name__
         layer.forward, layer.backward = counted((kind, "training"), layer.forward), counted((kind, "training"), layer.backward)
 
@@ -459,7 +462,7 @@ def operation_count_rows():
     total = sum(whole.values())
     by_kind[("skips, loss, Adam, zero_grad", "training")] = total - sum(by_kind.values())
     inference = nn.fold_batch_norm(to_fake_device(load_model()))
-    for layer in inference.body:
+    for _, layer in inference.layers():
         kind = type(layer).__name__
         layer.forward = counted((kind, "inference"), layer.forward)
     with counting() as passes:

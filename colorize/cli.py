@@ -666,11 +666,11 @@ def run_summary(args) -> int:
         raise UsageError(f"--size must be a multiple of 8, got {args.size}")
     rows = layer_table(model, args.size, args.size)
     print(f"Colorizer({model.extra_repr()}): {model.hidden_layer_count()} hidden layers")
-    column = max(len(r["layer"]) for r in rows)
-    print(f"{'#':>3}  {'layer':<{column}} {'output (C, H, W)':>18} {'params':>9} {'GFLOP/MP':>9}")
+    column, named = max(len(r["layer"]) for r in rows), max(len(r["name"]) for r in rows)
+    print(f"{'#':>3}  {'name':<{named}}  {'layer':<{column}} {'output (C, H, W)':>18} {'params':>9} {'GFLOP/MP':>9}")
     for r in rows:
-        print(f"{r['index']:>3}  {r['layer']:<{column}} {str(r['output']):>18} {r['params']:>9,} "
-              f"{r['flops_per_megapixel'] / 1e9:>9.3f}")
+        print(f"{r['index']:>3}  {r['name']:<{named}}  {r['layer']:<{column}} {str(r['output']):>18} "
+              f"{r['params']:>9,} {r['flops_per_megapixel'] / 1e9:>9.3f}")
     total_params = sum(r["params"] for r in rows)
     total_flops = sum(r["flops_per_megapixel"] for r in rows)
     print(f"total: {total_params:,} parameters, {total_flops / 1e9:.1f} GFLOP per megapixel (forward)")

@@ -12,7 +12,6 @@ import sys
 
 import numpy as np
 
-import nnscratch as nn
 from nnscratch.checks import KINK_TOLERANCE, module_case
 from nnscratch.checks import main as table_main
 
@@ -31,10 +30,9 @@ def colorizer_under_test(hints: bool, skips: bool, seed: int = 3, context: bool 
         if name.endswith("bias"):
             param.data = np.full(param.shape, 0.1, dtype=np.float32)
     rng = np.random.default_rng(seed)
-    for layer in model.body:
-        if isinstance(layer, nn.GlobalContext):
-            layer.weight.data = (0.3 * rng.normal(size=layer.weight.shape)).astype(np.float32)
-    model.body[0].input_grad = True
+    if context:
+        model.context.weight.data = (0.3 * rng.normal(size=model.context.weight.shape)).astype(np.float32)
+    model.input_layer.input_grad = True
     return model
 
 

@@ -8,5 +8,5 @@ def without_colour(rgb):
 
 def heaviest_layers():
     """Exercise 3: (index of the layer with the most parameters, index of the layer with the most
-    FLOPs) in the default colorizer's ``body``, as ``colorize model-summary`` numbers them."""
+    FLOPs) in the default colorizer, as ``colorize model-summary`` numbers them (its # column)."""
     raise NotImplementedError

@@ -79,7 +79,7 @@ def test_train_evaluate_export_round_trip(photo_folder, tmp_path, capsys):
     assert main(["train", "--data", str(photo_folder), "--out", str(run), "--resume", "--steps", "3", "--no-progress"]) == 0
     assert "step 3" in capsys.readouterr().out
     assert main(["export", str(run), str(tmp_path / "small.npz"), "--float16"]) == 0
-    assert nn.load(tmp_path / "small.npz")["model"]["body.0.weight"].dtype == np.float16
+    assert nn.load(tmp_path / "small.npz")["model"]["enc0.conv.weight"].dtype == np.float16
     assert main(["evaluate", "--data", str(photo_folder), "--checkpoint", str(tmp_path / "small.npz"),
                  "--json", str(tmp_path / "scores.json"), "--grid", str(tmp_path / "grid.png")]) == 0
     scores = json.loads((tmp_path / "scores.json").read_text())

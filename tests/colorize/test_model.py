@@ -1,22 +1,26 @@
 """The colorizer network: structure, shapes and an end-to-end gradient check."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import nnscratch as nn
-from colorize.model import Colorizer, build_model, layer_table
+from colorize.infer import load_model
+from colorize.model import SKIP_SOURCES, Colorizer, build_model, layer_table, upgrade_state
 from colorize import gradcheck as gradcheck_table
 from nnscratch.checks import run_case
 
 
 def test_default_is_18_hidden_relu_layers_of_3x3_convolutions():
     model = Colorizer()
-    convs = [m for m in model.body if isinstance(m, nn.Conv2d)]
+    layers = [layer for _, layer in model.layers()]
+    convs = [m for m in layers if isinstance(m, nn.Conv2d)]
     assert model.hidden_layer_count() == 18
     assert len(convs) == 19 and all(c.kernel_size == (3, 3) for c in convs)  # 18 hidden + output
     assert sum(c.stride == (2, 2) for c in convs) == 3
-    assert sum(isinstance(m, nn.Upsample) for m in model.body) == 3
-    assert isinstance(model.body[-1], nn.Tanh) and convs[-1].out_channels == 2
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.body) == 18
+    assert sum(isinstance(m, nn.Upsample) for m in layers) == 3
+    assert isinstance(layers[-1], nn.Tanh) and convs[-1].out_channels == 2
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in layers) == 18
 
 
 @pytest.mark.parametrize("hidden", [6, 9, 12, 18, 21])
@@ -50,8 +54,8 @@ def test_colorizer_backward_skips_the_input_gradient_but_not_the_first_layer_wei
     y = model.forward(x)
     model.zero_grad()
     assert model.backward(np.ones_like(y)) is None
-    first = model.body[0]
-    assert first.weight.grad is not None and np.abs(first.weight.grad).sum() > 0
+    first = model.input_layer
+    assert first is model.enc0.conv and first.weight.grad is not None and np.abs(first.weight.grad).sum() > 0
 
 
 def test_layer_table_counts_parameters_and_flops():
@@ -65,14 +69,12 @@ def test_layer_table_counts_parameters_and_flops():
 def test_skip_connections_join_encoder_and_decoder_of_the_same_resolution_and_width():
     model = Colorizer(hidden_layers=18, width=4, skips=True)
     plain = Colorizer(hidden_layers=18, width=4, skips=False)
-    assert len(model._skip_adds) == 3 and not plain._skip_adds
+    assert model.skip_levels == (2, 1, 0) and plain.skip_levels == ()
     assert sum(p.data.size for p in model.parameters()) == sum(p.data.size for p in plain.parameters())
-    shapes, kept, x = {}, {}, np.zeros((1, 1, 32, 32), dtype=np.float32)
-    for index, layer in enumerate(model.body):
-        x = model.layer_forward(index, layer, x, kept)
-        shapes[index] = x.shape
-    for add, tap in model._skip_adds.items():
-        assert shapes[add] == shapes[tap]
+    shapes = {}
+    model.forward(np.zeros((1, 1, 32, 32), dtype=np.float32), visit=lambda name, layer, y: shapes.setdefault(name, y.shape))
+    for level, source in SKIP_SOURCES.items():
+        assert shapes[f"up{level}.relu"] == shapes[f"{source}.relu"]
     # the same weights give a different function once the skips are on
     plain.load_state_dict(model.state_dict())
     x = np.random.default_rng(0).normal(size=(1, 1, 32, 32)).astype(np.float32)
@@ -81,20 +83,20 @@ def test_skip_connections_join_encoder_and_decoder_of_the_same_resolution_and_wi
 
 def test_hint_input_has_four_channels_and_old_configurations_rebuild_without_skips_or_hints():
     model = Colorizer(width=2, hints=True)
-    assert model.in_channels == 4 and model.body[0].in_channels == 4
+    assert model.in_channels == 4 and model.input_layer.in_channels == 4
     with pytest.raises(ValueError, match=r"lightness and 3 hint channels.*\(N, 4, H, W\)"):
         model.forward(np.zeros((1, 1, 16, 16), dtype=np.float32))
     legacy = build_model({"hidden_layers": 18, "width": 2, "norm": "batch"})   # a file from before hints/skips
-    assert legacy.config["hints"] is False and legacy.config["skips"] is False and not legacy._skip_adds
+    assert legacy.config["hints"] is False and legacy.config["skips"] is False and not legacy.skip_levels
 
 
 def test_global_context_adds_a_scene_summary_before_the_decoder_and_no_hidden_layer():
     model = Colorizer(hidden_layers=18, width=4, hints=True, context=True, seed=2)
     plain = Colorizer(hidden_layers=18, width=4, hints=True, seed=2)
-    kinds = [type(m).__name__ for m in model.body]
+    kinds = [type(m).__name__ for _, m in model.layers()]
     at = kinds.index("GlobalContext")
     assert kinds.count("GlobalContext") == 1 and kinds[at - 2:at + 2] == ["BatchNorm2d", "ReLU", "GlobalContext", "Upsample"]
-    assert model.body[at].channels == 16 and model.hidden_layer_count() == 18
+    assert model.context.channels == 16 and model.hidden_layer_count() == 18
     assert sum(p.data.size for p in model.parameters()) == sum(p.data.size for p in plain.parameters()) + 16 * 16 + 16
     assert model.config["context"] is True and "context" not in plain.config       # older files read as before
     assert build_model(model.config).config == model.config
@@ -102,7 +104,7 @@ def test_global_context_adds_a_scene_summary_before_the_decoder_and_no_hidden_la
     x = np.random.default_rng(0).normal(size=(2, 4, 32, 48)).astype(np.float32)
     np.testing.assert_array_equal(model.eval().forward(x), plain.eval().forward(x))
     # ... and once trained, what one part of the image holds changes the colour everywhere
-    model.body[at].weight.data = np.random.default_rng(1).normal(size=(16, 16)).astype(np.float32)
+    model.context.weight.data = np.random.default_rng(1).normal(size=(16, 16)).astype(np.float32)
     x = np.random.default_rng(3).normal(size=(1, 4, 16, 320)).astype(np.float32)
     changed = x.copy()
     changed[:, 0, :, 288:] += 1.0                         # only the right-hand tenth of the lightness
@@ -115,7 +117,7 @@ def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64(
     torch = pytest.importorskip("torch", reason="PyTorch is the reference (pip install torch==2.13.0)")
     model = Colorizer(hidden_layers=18, width=2, hints=True, skips=True, seed=4).double()
     layers = []
-    for layer in model.body:
+    for _, layer in model.layers():
         if isinstance(layer, nn.Conv2d):
             conv = torch.nn.Conv2d(layer.in_channels, layer.out_channels, 3, layer.stride, layer.padding,
                                    layer.dilation, bias=layer.bias is not None).double()
@@ -138,7 +140,9 @@ def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64(
             kept[index] = tx
         if index in (39, 46, 53):                    # after each decoder level's first ReLU
             tx = tx + kept[{39: 11, 46: 5, 53: 2}[index]]
-    assert model._skip_adds == {39: 11, 46: 5, 53: 2}
+    names = [name for name, _ in model.layers()]
+    assert [names[i] for i in (2, 5, 11, 39, 46, 53)] == ["enc0.relu", "down1.relu", "down2.relu",
+                                                           "up2.relu", "up1.relu", "up0.relu"]
     upstream = np.random.default_rng(2).normal(size=tx.shape)
     tx.backward(torch.from_numpy(upstream))
     ours = model.forward(x)
@@ -146,7 +150,7 @@ def test_skip_and_hint_network_matches_pytorch_forward_and_gradients_in_float64(
     model.zero_grad()
     model.backward(upstream)
     convs = [layer for layer in layers if isinstance(layer, torch.nn.Conv2d)]
-    mine = [layer for layer in model.body if isinstance(layer, nn.Conv2d)]
+    mine = [layer for _, layer in model.layers() if isinstance(layer, nn.Conv2d)]
     for theirs, our in zip(convs, mine):
         scale = np.abs(theirs.weight.grad.numpy()).max()
         assert np.abs(our.weight.grad - theirs.weight.grad.numpy()).max() <= 1e-10 * scale
@@ -178,7 +182,7 @@ def test_an_output_shrink_takes_chroma_off_every_pixel_keeps_hue_and_the_weights
 
 def test_the_output_shrink_backpropagates_through_the_whole_network():
     model = Colorizer(hidden_layers=6, width=2, norm="none", shrink=20.0, seed=2).double()
-    model.body[0].input_grad = True
+    model.input_layer.input_grad = True
     x = np.random.default_rng(4).normal(size=(1, 1, 8, 8)) * 2
     chroma = np.hypot(*model.forward(x)[0]) * 110
     assert (chroma > 25).mean() > 0.3 and (chroma < 15).mean() > 0.2      # both sides of the threshold
@@ -194,7 +198,7 @@ def test_the_bins_head_reads_out_the_annealed_mean_of_its_logits():
     model = Colorizer(width=4, hints=True, head="bins", seed=1).eval()
     assert model.config["head"] == "bins" and model.config["temperature"] == TEMPERATURE
     assert model.hidden_layer_count() == 18
-    output = model.body[-1]
+    output = model.head.conv
     assert isinstance(output, nn.Conv2d) and output.kernel_size == (1, 1) and output.out_channels == 261
     logits = model.forward(x, logits=True)
     assert logits.shape == (2, 261, 16, 16)
@@ -224,7 +228,7 @@ def test_the_bins_head_reads_out_the_annealed_mean_of_its_logits():
 def test_the_bins_head_backward_follows_the_forward_it_answers():
     """After ``forward(x, logits=True)`` the gradient enters at the logits; after ``forward(x)`` at ab."""
     model = Colorizer(hidden_layers=6, width=2, norm="none", head="bins", seed=2).double()
-    model.body[0].input_grad = True
+    model.input_layer.input_grad = True
     x = np.random.default_rng(4).normal(size=(1, 1, 8, 8))
     logits = model.forward(x, logits=True)
     model.zero_grad()
@@ -240,3 +244,31 @@ def test_the_bins_head_backward_follows_the_forward_it_answers():
     model.zero_grad()
     np.testing.assert_allclose(model.backward(readout.backward(grad_ab)), via_ab, rtol=1e-10)
     assert via_logits.shape == x.shape and not np.allclose(via_logits, via_ab)
+
+
+LEGACY = Path(__file__).parent / "data" / "legacy-models.npz"
+
+
+@pytest.mark.parametrize("variant", ["u18", "plain7", "bins9"])
+def test_files_written_when_the_layers_were_numbered_load_and_colorize_bit_for_bit_the_same(variant, tmp_path):
+    """The fixtures were written, with their outputs, by the network of numbered layers (see data/SOURCE.md)."""
+    fixture = nn.load(LEGACY)["models"][variant]
+    assert any(name.startswith("body.") for name in fixture["model"])
+    path = tmp_path / "old.npz"
+    nn.save(path, {"format": "colorize-model", "config": {"model": fixture["config"]}, "model": fixture["model"]})
+    model = load_model(path)
+    np.testing.assert_array_equal(model.forward(fixture["input"]), fixture["output"])
+    # every old name has a new one, in the same order (an optimizer's state is kept by position)
+    upgraded = upgrade_state(model, fixture["model"])
+    assert list(upgraded) == list(model.state_dict()) and not any(name.startswith("body.") for name in upgraded)
+    assert upgrade_state(model, model.state_dict()) is not None and list(upgrade_state(model, upgraded)) == list(upgraded)
+
+
+def test_the_layer_table_names_every_layer_by_its_stage():
+    model = Colorizer(hidden_layers=9, width=2, context=True)
+    rows = layer_table(model, 16, 16)
+    assert [r["name"] for r in rows] == [name for name, _ in model.layers()]
+    assert [r["name"] for r in rows][:4] == ["enc0.conv", "enc0.norm", "enc0.relu", "down1.conv"]
+    stages = {r["name"].split(".")[0] for r in rows}
+    assert stages == {"enc0", "down1", "enc1", "down2", "enc2", "down3", "context", "up2", "up1", "up0", "head"}
+    assert rows[-1]["name"] == "head.tanh" and rows[-1]["output"] == (2, 16, 16)

@@ -227,7 +227,7 @@ def test_resume_applies_safe_changes_names_the_others_and_init_fine_tunes(photo_
     tuned = nn.load(tmp_path / "tuned" / "checkpoints" / "step-00000001.npz")
     assert tuned["optimizer"]["state"]["0"]["step"] == 1
     start = load_model(run).state_dict()
-    name = "body.0.weight"
+    name = "enc0.conv.weight"
     assert np.abs(tuned["model"][name] - start[name]).max() < 1e-3        # one small step away
     with pytest.raises(ValueError, match="differs from this run's"):
         train(data=photo_folder, out=tmp_path / "other", steps=1, init=run, **{**SMALL, "width": 8})
@@ -307,20 +307,20 @@ def test_the_averaged_weights_get_batch_norm_statistics_of_their_own(photo_folde
     parameters = [name for name, _ in build(own).named_parameters()]
     for name in parameters:
         np.testing.assert_array_equal(live["ema"][name], own["ema"][name], err_msg=f"ema {name}")
-    for name in ("body.1.running_mean", "body.1.running_var"):
+    for name in ("enc0.norm.running_mean", "enc0.norm.running_var"):
         np.testing.assert_array_equal(live["ema"][name], live["model"][name])      # the live network's
         assert np.abs(own["ema"][name] - live["model"][name]).max() > 1e-4, name  # its own
-    assert int(own["ema"]["body.1.num_batches_tracked"]) == 3
+    assert int(own["ema"]["enc0.norm.num_batches_tracked"]) == 3
     # the first layer's statistics by hand: the averaged first convolution's output on each of the
     # three batches, its per-channel mean and unbiased variance, averaged over the batches
     conv = nn.Conv2d(4, 4, 3, padding=1, bias=False).double()
-    conv.weight.data = own["ema"]["body.0.weight"].astype(np.float64)
+    conv.weight.data = own["ema"]["enc0.conv.weight"].astype(np.float64)
     config = own["config"]
     outputs = [conv.forward(batch.astype(np.float64)) for batch in CalibrationBatches(*calibration_args(config))]
     assert len(outputs) == 3 and outputs[0].shape == (2, 4, 16, 16)
-    np.testing.assert_allclose(own["ema"]["body.1.running_mean"], np.mean([o.mean(axis=(0, 2, 3)) for o in outputs], 0),
+    np.testing.assert_allclose(own["ema"]["enc0.norm.running_mean"], np.mean([o.mean(axis=(0, 2, 3)) for o in outputs], 0),
                                rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(own["ema"]["body.1.running_var"],
+    np.testing.assert_allclose(own["ema"]["enc0.norm.running_var"],
                                np.mean([o.var(axis=(0, 2, 3), ddof=1) for o in outputs], 0), rtol=1e-4, atol=1e-6)
     # validation scored the model that the checkpoint (and so an export) holds
     from colorize.evaluate import evaluate_photos
@@ -364,9 +364,8 @@ def test_a_regression_network_starts_a_bins_network_whose_head_starts_fresh(phot
     assert "the output layer starts fresh (another head)" in capsys.readouterr().err
     donor, state = load_model(tmp_path / "regression").state_dict(), weights(tmp_path / "bins")["model"]
     differing = sorted(name for name in donor if state[name].shape != donor[name].shape)
-    output = len(load_model(tmp_path / "regression").body) - 2          # the convolution before the tanh
-    assert differing == [f"body.{output}.bias", f"body.{output}.weight"]
-    assert state[f"body.{output}.weight"].shape[:2] == (261, 4)
+    assert differing == ["head.conv.bias", "head.conv.weight"]        # the convolution before the tanh
+    assert state["head.conv.weight"].shape[:2] == (261, 4)
     for name, value in donor.items():     # the rest of the body one small step away from the donor's
         if name not in differing and value.dtype.kind == "f" and "running" not in name:
             assert np.abs(state[name] - value).max() < 1e-3, name

@@ -159,7 +159,7 @@ def test_twenty_adam_steps_of_the_colorizer_match(dtype):
 
 def test_the_colorizer_gradients_match_in_float64():
     model = small_colorizer()
-    model.body[0].input_grad = True
+    model.input_layer.input_grad = True
     x, target = colorizer_batch(np.float64)
     results = []
     for net, inputs in ((model, x), (to_fake_device(copy.deepcopy(model)), on_device(x))):
