@@ -31,7 +31,7 @@ from colorize.data import read_image, to_rgb_uint8
 from enhance.io import find_images
 from colorize.infer import gray_baseline, load_model
 from colorize.metrics import ab_of, psnr
-from colorize.video import FrameColorizer
+from colorize.video import FrameColorizer, colorize_frames
 
 METHODS = {"frame by frame": {"steady": False}, "carried, no motion": {"motion": False},
            "carried through motion": {}}
@@ -97,6 +97,26 @@ def throughput(model, photo, frames: int = 10) -> dict:
     return result
 
 
+def large_frames(model, photo, width: int = 3840, height: int = 2160) -> list[str]:
+    """Peak traced memory and time per frame for 2 and 6 frames of ``width`` x ``height`` streamed through
+    :func:`colorize_frames` (steady colour): the same peak for both when nothing holds the film."""
+    import tracemalloc
+
+    big = np.asarray(Image.fromarray(photo).convert("L").resize((width, height), Image.LANCZOS))
+    lines = []
+    for count in (2, 6):
+        tracemalloc.start()
+        started = time.perf_counter()
+        for _ in colorize_frames((np.roll(big, 4 * t, axis=1) for t in range(count)), model):
+            pass
+        spent = (time.perf_counter() - started) / count
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        lines.append(f"| {count} | {peak / 2**20:.0f} MiB | {spent:.2f} s |")
+    return [f"{width}x{height} gray frames streamed through colorize_frames (tracemalloc's peak):", "",
+            "| frames | peak memory | per frame |", "|---|---|---|", *lines]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder of colour photos (the validation photos)")
@@ -121,6 +141,7 @@ def main():
         lines.append(f"| {name} | {row['gain']:+.2f} dB | {row['flicker']:.3f} ({row['flicker'] / base['flicker']:.0%}) "
                      f"| {row['drift']:.3f} ({row['drift'] / base['drift']:.0%}) | {row['seconds']:.3f} "
                      f"| {speed[name]:.2f} |")
+    lines += ["", *large_frames(model, photos[0])]
     text = "\n".join(lines)
     print(text)
     if args.out:

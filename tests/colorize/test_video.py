@@ -290,3 +290,22 @@ def test_a_start_far_into_the_video_seeks_and_gives_the_same_frames(tmp_path, ph
     assert main(["video", arguments[0], str(tmp_path / "sought.mkv"), *arguments[1:]]) == 0
     counted, sought = read_clip(tmp_path / "counted.mkv")[0], read_clip(tmp_path / "sought.mkv")[0]
     assert len(counted) == len(sought) == 6 and all(np.array_equal(a, b) for a, b in zip(counted, sought))
+
+
+def test_memory_does_not_grow_with_the_number_of_frames(model, photo):
+    """Frames stream through one at a time: the peak of six large frames is the peak of two."""
+    import tracemalloc
+
+    big = np.asarray(Image.fromarray(photo).convert("L").resize((1280, 720)))
+    peaks = {}
+    for count in (2, 6):
+        frames = (np.roll(big, 4 * t, axis=1) for t in range(count))
+        tracemalloc.start()
+        try:
+            produced = sum(1 for _ in colorize_frames(frames, model))
+            peaks[count] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert produced == count
+    frame_bytes = big.size * 3
+    assert peaks[6] <= peaks[2] + frame_bytes, {n: f"{p / 2**20:.0f} MiB" for n, p in peaks.items()}
