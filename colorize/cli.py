@@ -746,18 +746,25 @@ def run_video(args) -> int:
         raise UsageError(f"--end ({end}) must come after --start ({start}), in frames")
     check_writable_folder(target.parent if str(target.parent) else Path("."))
     model = _load(args)
+    comm = distributed.world()        # under mpiexec -n N the network's work is shared out frame by frame
     count = (min(end, total) if end is not None and total else total or end)
-    bar = _frame_bar(None if count is None else count - (start or 0), args.no_progress)
+    bar = _frame_bar(None if count is None else count - (start or 0), args.no_progress or comm.rank)
     try:
         written = video.colorize_video(source, target, model, size=args.size, vividness=args.vividness, hints=hints,
                                        steady=not args.frame_by_frame, start=start or 0, end=end,
-                                       codec=args.codec, progress=lambda n: bar.update(1) if bar else None)
+                                       codec=args.codec, progress=lambda n: bar.update(1) if bar else None,
+                                       comm=comm if comm.size > 1 else None)
     except video.VideoError as error:
+        # With several processes only a range without frames is met by all alike; any other failure
+        # (process 0's alone, say the disk filling) must end the whole job, not leave the rest waiting.
+        if comm.size > 1 and not isinstance(error, video.NoFrames):
+            raise
         raise UsageError(str(error)) from None
     finally:
         if bar:
             bar.close()
-    print(f"{source} -> {target}: {written} frames")
+    if comm.rank == 0:
+        print(f"{source} -> {target}: {written} frames" + (f" on {comm.size} processes" if comm.size > 1 else ""))
     return 0
 
 

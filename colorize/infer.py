@@ -228,6 +228,12 @@ class AutomaticColours:
         return result
 
 
+def working_lightness(light: np.ndarray, size: int | None = WORKING_SIZE) -> np.ndarray:
+    """The lightness (H, W) resized to the working size, as the network sees it (:func:`network_ab`)."""
+    height, width = working_size(*light.shape, size)
+    return resize_channel(light, width, height)
+
+
 def network_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_SIZE, hints=None,
                vividness: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The network's chroma at the working resolution (h, w, 2) float32, and the lightness it saw
@@ -235,7 +241,7 @@ def network_ab(model: Colorizer, light: np.ndarray, size: int | None = WORKING_S
     colorizing gives it none and spreads the points afterwards (:func:`predict_ab`)."""
     height, width = working_size(*light.shape, size)
     if isinstance(light, np.ndarray):
-        small = resize_channel(light, width, height)
+        small = working_lightness(light, size)
     else:                                    # lightness already on the device (colorize's GPU path)
         small = asnumpy(_resize_on_device(light, width, height))
     channels = [normalize_lightness(small)[None]]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .hints import check_hints, hint_chroma
-from .infer import WORKING_SIZE, combine, image_lightness, load_model, network_ab, resize_channel, working_size
+from .infer import WORKING_SIZE, combine, image_lightness, load_model, network_ab, working_lightness, working_size
 from .spread import spread_points
 
 CUT = 12.0             # mean |L difference| (Lab units) after the motion that makes a frame a new shot
@@ -38,6 +38,10 @@ EXTENSION_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".a
 
 class VideoError(ValueError):
     """A file that cannot be read or written as video: said in one line."""
+
+
+class NoFrames(VideoError):
+    """A video, or a range of it, without frames (every process of a split job finds it alike)."""
 
 
 def estimate_shift(previous: np.ndarray, current: np.ndarray) -> tuple[int, int]:
@@ -91,12 +95,16 @@ class FrameColorizer:
         self.points = []              # [((row, col) at the working size, (a, b))] of the shot, in view or not
         self.cuts = 0
 
-    def __call__(self, frame: np.ndarray, points=(), placed=()) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, points=(), placed=(), network=None) -> np.ndarray:
         """The colorized frame (uint8 RGB) of ``frame`` (uint8 RGB or gray).  ``points`` are new colour
         points on it, ``(y, x, colour)`` in its pixels; ``placed`` points already in working pixels,
-        ``((row, col), (a, b))``, which may lie outside the picture until the motion brings them in."""
+        ``((row, col), (a, b))``, which may lie outside the picture until the motion brings them in.
+        ``network``: the network's chroma for this frame (:meth:`network`), when another process ran it."""
         light = image_lightness(frame)
-        ab, small = network_ab(self.model, light, self.size, vividness=self.vividness)
+        if network is None:
+            ab, small = network_ab(self.model, light, self.size, vividness=self.vividness)
+        else:
+            ab, small = network, working_lightness(light, self.size)
         if self.previous is not None and self.previous[0].shape == small.shape and (self.steady or self.points):
             ab = self._follow(small, ab)
         self._add_points(check_hints(points, *light.shape), light.shape, small.shape)
@@ -108,6 +116,11 @@ class FrameColorizer:
                                np.array([colour for _, colour in shown]))
         self.previous = (small, ab)
         return combine(light, ab)
+
+    def network(self, frame: np.ndarray) -> np.ndarray:
+        """The network's chroma (h, w, 2) float32 for ``frame``: the costly part of a frame, which needs
+        no other frame (so processes can share it out)."""
+        return network_ab(self.model, image_lightness(frame), self.size, vividness=self.vividness)[0]
 
     def _follow(self, small: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """The points moved with the picture, and (when steady) the network's chroma blended with the
@@ -222,14 +235,21 @@ def output_codec(path, codec: str | None = None) -> str:
 
 def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, vividness: float | None = None,
                    hints=None, steady: bool = True, start: int = 0, end: int | None = None,
-                   codec: str | None = None, progress=None) -> int:
+                   codec: str | None = None, progress=None, comm=None) -> int:
     """Colorize the video file ``source`` into ``target`` (written atomically: a temporary file beside
     it, renamed when complete; removed on any failure or Ctrl-C).  Frames ``start`` to ``end``
     (exclusive; None: to the last); the frame rate, the size and the audio track are kept.
-    ``progress`` is called with each frame written.  Returns the number of frames written."""
+    ``progress`` is called with each frame written.  Returns the number of frames written.
+
+    With ``comm`` (:func:`nnscratch.distributed.world` under ``mpiexec -n N``) the network's part of
+    each frame, the costly one, is shared out: process r runs it on the frames r, r + N, ... and sends
+    the chroma to process 0, which does the rest (steady colour, points, the full-size picture,
+    encoding) in order, so the file is the one a single process writes, bit for bit."""
     name = output_codec(target, codec)
     if Path(source).resolve() == Path(target).resolve():
         raise VideoError(f"the output {target} is the input: give another file name")
+    if comm is not None and comm.rank != 0:
+        return _network_share(source, comm, FrameColorizer(model, size, vividness, steady), start, end)
     placed = _place_points(source, hints, size, start, end) if hints else {}
     container, stream = open_video(source)
     target = Path(target)
@@ -237,15 +257,48 @@ def colorize_video(source, target, model=None, size: int | None = WORKING_SIZE, 
     os.close(handle)
     try:
         with container:
-            written = _transcode(container, stream, temporary, name, model, size, vividness, placed, steady,
-                                 start, end, progress)
+            colorizer = _SharedColorizer(FrameColorizer(model, size, vividness, steady), comm)
+            written = _transcode(container, stream, temporary, name, colorizer, placed, start, end, progress)
         if written == 0:
-            raise VideoError(f"{source} has no video frames" + (f" from frame {start}" if start else ""))
+            raise NoFrames(f"{source} has no video frames" + (f" from frame {start}" if start else ""))
         os.replace(temporary, target)
         return written
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+class _SharedColorizer:
+    """Process 0's side of a shared-out job: the n-th frame's network chroma comes from process
+    n mod N (its own when that is 0); with one process, the plain :class:`FrameColorizer`."""
+
+    def __init__(self, colorizer: FrameColorizer, comm):
+        self.colorizer, self.comm, self.count = colorizer, comm, 0
+
+    def __call__(self, rgb: np.ndarray, placed=()) -> np.ndarray:
+        owner = 0 if self.comm is None else self.count % self.comm.size
+        self.count += 1
+        network = None
+        if owner:
+            height, width = working_size(*rgb.shape[:2], self.colorizer.size)
+            network = self.comm.receive((height, width, 2), np.float32, owner)
+        return self.colorizer(rgb, placed=placed, network=network)
+
+
+def _network_share(source, comm, colorizer: FrameColorizer, start: int, end: int | None) -> int:
+    """A process other than 0 of a shared-out job: every frame decoded (to keep count), the network
+    run on its own share and the chroma sent to process 0 (one frame ahead at most).  Returns how
+    many frames the range holds."""
+    container, stream = open_video(source)
+    count = 0
+    with container:
+        for _, rgb in _frames(container, stream, start, end):
+            if count % comm.size == comm.rank:
+                comm.send(colorizer.network(rgb), 0)
+            count += 1
+    if count == 0:
+        raise NoFrames(f"{source} has no video frames" + (f" from frame {start}" if start else ""))
+    return count
 
 
 def _pixel_format(codec: str, width: int, height: int) -> str:
@@ -299,8 +352,7 @@ def _place_points(source, hints, size, start, end) -> dict[int, list]:
     with container:
         for index, rgb in _frames(container, stream, start, end):
             light = image_lightness(rgb)
-            height, width = working_size(*light.shape, size)
-            small = resize_channel(light, width, height)
+            small = working_lightness(light, size)
             if before is None:
                 motions[index], shapes = ((0, 0), True), (light.shape, small.shape)
             else:
@@ -310,10 +362,9 @@ def _place_points(source, hints, size, start, end) -> dict[int, list]:
     return place_on_shots(hints, motions, *shapes) if shapes else {}
 
 
-def _transcode(container, stream, temporary, codec, model, size, vividness, placed, steady, start, end, progress):
+def _transcode(container, stream, temporary, codec, colorizer, placed, start, end, progress):
     av = _av()
     audio = container.streams.audio[0] if container.streams.audio else None
-    colorizer = FrameColorizer(model, size, vividness, steady)
     rate = stream.average_rate or 25
     written, number = 0, _Numbering(container, stream, start)
     with av.open(temporary, "w") as output:

@@ -67,6 +67,12 @@ class SingleProcess:
     def barrier(self) -> None:
         pass
 
+    def send(self, array, dest: int) -> None:
+        raise RuntimeError("one process has no other process to send to")
+
+    def receive(self, shape, dtype, source: int):
+        raise RuntimeError("one process has no other process to receive from")
+
     def abort(self, code: int = 1) -> None:
         sys.exit(code)
 
@@ -111,6 +117,17 @@ class MPICommunicator:
 
     def barrier(self) -> None:
         self.comm.Barrier()
+
+    def send(self, array, dest: int) -> None:
+        """Send a NumPy array's values to process ``dest`` (which calls :meth:`receive` with its shape and
+        dtype); returns when the buffer may be reused, so a sender runs at most one message ahead."""
+        self.comm.Send(np.ascontiguousarray(array), dest=dest)
+
+    def receive(self, shape, dtype, source: int) -> np.ndarray:
+        """The array of ``shape`` and ``dtype`` that process ``source`` sends next."""
+        buffer = np.empty(shape, dtype=dtype)
+        self.comm.Recv(buffer, source=source)
+        return buffer
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)

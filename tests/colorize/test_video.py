@@ -309,3 +309,28 @@ def test_memory_does_not_grow_with_the_number_of_frames(model, photo):
         assert produced == count
     frame_bytes = big.size * 3
     assert peaks[6] <= peaks[2] + frame_bytes, {n: f"{p / 2**20:.0f} MiB" for n, p in peaks.items()}
+
+
+def test_mpiexec_shares_the_network_out_and_writes_the_same_file(tmp_path, photo):
+    """Process r runs the network on frames r, r + N, ...; process 0 does the rest in order: the frames
+    are the ones a single process writes, bit for bit, points and a cut included."""
+    from tests.test_distributed import BIN, launch
+
+    frames = pan(photo, frames=7) + [np.full((160, 224, 3), 40, dtype=np.uint8)] * 2 + pan(photo[::-1], frames=3)
+    source = write_clip(tmp_path / "in.mkv", frames, audio=True, codec="ffv1")
+    (tmp_path / "points.json").write_text(json.dumps([{"frame": 4, "y": 60, "x": 90, "color": "#c03020"}]))
+    runs = {}
+    for processes in (1, 3):
+        out = tmp_path / f"out{processes}.mkv"
+        result = launch(processes, BIN / "colorize", "video", source, out, "--codec", "ffv1", "--hints",
+                        tmp_path / "points.json", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        runs[processes] = (result.stdout, read_clip(out))
+    assert runs[3][0].strip().endswith(f"{len(frames)} frames on 3 processes"), runs[3][0]
+    (one, rate, sound), (three, rate3, sound3) = runs[1][1], runs[3][1]
+    assert len(one) == len(three) == len(frames) and rate == rate3 and sound == sound3
+    for t, (a, b) in enumerate(zip(one, three)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {t}")
+    empty = launch(2, BIN / "colorize", "video", source, tmp_path / "none.mkv", "--start", "50f", "--no-progress")
+    assert empty.returncode == 2 and empty.stderr.count("no video frames") == 1, empty.stderr
+    assert not (tmp_path / "none.mkv").exists()
