@@ -334,3 +334,33 @@ def test_mpiexec_shares_the_network_out_and_writes_the_same_file(tmp_path, photo
     empty = launch(2, BIN / "colorize", "video", source, tmp_path / "none.mkv", "--start", "50f", "--no-progress")
     assert empty.returncode == 2 and empty.stderr.count("no video frames") == 1, empty.stderr
     assert not (tmp_path / "none.mkv").exists()
+
+
+def test_a_failure_of_process_0_alone_ends_the_whole_job(tmp_path, photo):
+    """The other processes wait to send their next frame; process 0 failing must not leave them waiting."""
+    import subprocess
+    import sys
+
+    from tests.test_distributed import launch
+
+    source = write_clip(tmp_path / "in.mkv", pan(photo, frames=8), codec="ffv1")
+    script = tmp_path / "fail.py"
+    script.write_text(
+        "import sys\n"
+        "from colorize import cli, video\n"
+        "from nnscratch import distributed\n"
+        "if distributed.world().rank == 0:\n"
+        "    original = video._SharedColorizer.__call__\n"
+        "    def failing(self, rgb, placed=()):\n"
+        "        if self.count == 3:\n"
+        "            raise video.VideoError('the disk is full')\n"
+        "        return original(self, rgb, placed)\n"
+        "    video._SharedColorizer.__call__ = failing\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n")
+    try:
+        result = launch(2, sys.executable, script, "video", source, tmp_path / "out.mkv", "--codec", "ffv1",
+                        "--no-progress", timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the job hung after process 0 failed")
+    assert result.returncode != 0 and "the disk is full" in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fail.py", "in.mkv"]     # nothing half-written
