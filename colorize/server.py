@@ -11,6 +11,10 @@ and JavaScript, nothing fetched from elsewhere) talks to a small HTTP API:
     POST /api/suggest      multipart: image, y, x (a point in its pixels), size, vividness -> JSON
                            {"colors": ["#rrggbb", ...]}: a palette for a colour point there, from the
                            network's own colours over the point's region
+    POST /api/video        multipart: video (a short clip), frames (1-8, default 4), size, vividness
+                           -> JSON {"frames": [{"index", "time", "image": JPEG data URL}], "total",
+                           "rate"}: a preview of frames spread over the clip, each colorized as a
+                           photo (the ``video`` extra; ``colorize video`` does the whole clip, steady)
 
 The network's automatic colours of the last few photos are kept in memory
 (:class:`colorize.infer.AutomaticColours`), so that a new colour point on the
@@ -25,6 +29,7 @@ works (fast) and the original once, for the full-resolution download.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import warnings
@@ -42,6 +47,7 @@ from .infer import WORKING_SIZE, AutomaticColours, colorize, image_lightness
 
 STATIC = Path(__file__).parent / "static"
 MAX_SIZE = 1024          # the largest working resolution a request may ask for
+MAX_PREVIEW_FRAMES = 8   # the most frames a video preview shows
 
 
 class RequestError(ValueError):
@@ -86,6 +92,38 @@ def _parse_point(form, image: np.ndarray) -> tuple[float, float]:
     return y, x
 
 
+def _video_preview(upload, form, model) -> dict:
+    """The answer of ``/api/video``: frames spread over the uploaded clip, each colorized as a photo."""
+    from . import video
+
+    if upload is None or not upload.filename:
+        raise RequestError("no video was uploaded (form field 'video')")
+    count = _parse_frame_count(form)
+    size, vividness = _parse_network_fields(form)
+    try:
+        frames, total, rate = video.preview_frames(upload.read(), count)
+    except video.VideoError as problem:
+        raise RequestError(str(problem)) from None
+    shown = []
+    for index, seconds, rgb in frames:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = colorize(rgb, model, size=size, vividness=vividness)
+        buffer = io.BytesIO()
+        Image.fromarray(result).save(buffer, format="JPEG", quality=90)
+        shown.append({"index": index, "time": round(seconds, 3),
+                      "image": "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()})
+    return {"frames": shown, "total": total, "rate": rate}
+
+
+def _parse_frame_count(form) -> int:
+    """The ``frames`` field of a video preview: 1 to :data:`MAX_PREVIEW_FRAMES` (default 4)."""
+    text = form.get("frames") or "4"
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PREVIEW_FRAMES:
+        raise RequestError(f"frames must be a whole number from 1 to {MAX_PREVIEW_FRAMES}, got {text!r}")
+    return int(text)
+
+
 def _parse_network_fields(form):
     """The ``size`` and ``vividness`` fields."""
     size_text = form.get("size") or str(WORKING_SIZE)
@@ -105,10 +143,38 @@ def _parse_network_fields(form):
     return size, vividness
 
 
+def _answer_errors(app, max_upload_mb: float) -> None:
+    """Every error answered as JSON ``{"error": "<one sentence>"}`` with its status."""
+    from flask import jsonify
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+    def error(message: str, status: int):
+        return jsonify({"error": message}), status
+
+    @app.errorhandler(RequestError)
+    def bad_request(problem):
+        return error(str(problem), 400)
+
+    @app.errorhandler(ImageError)
+    def bad_image(problem):
+        return error(str(problem), 400)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_):
+        return error(f"the upload is larger than the limit of {max_upload_mb:g} MB", 413)
+
+    @app.errorhandler(HTTPException)
+    def http_error(problem):
+        return error(problem.description or problem.name, problem.code or 500)
+
+    @app.errorhandler(MemoryError)
+    def out_of_memory(_):
+        return error("not enough memory for this image; try a smaller one", 413)
+
+
 def create_app(model=None, max_upload_mb: float = 25.0):
     """The Flask application; ``model`` defaults to the shipped colorizer (loaded once)."""
     from flask import Flask, jsonify, request, send_file, send_from_directory
-    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
     from .infer import load_model
 
@@ -116,9 +182,6 @@ def create_app(model=None, max_upload_mb: float = 25.0):
     automatic = AutomaticColours()
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
-
-    def error(message: str, status: int):
-        return jsonify({"error": message}), status
 
     @app.get("/")
     def page():
@@ -154,26 +217,11 @@ def create_app(model=None, max_upload_mb: float = 25.0):
         ab, small = automatic(model, light, size, vividness)
         return jsonify({"colors": suggested_colours(ab, small, y, x, light.shape)})
 
-    @app.errorhandler(RequestError)
-    def bad_request(problem):
-        return error(str(problem), 400)
+    @app.post("/api/video")
+    def video_preview():
+        return jsonify(_video_preview(request.files.get("video"), request.form, model))
 
-    @app.errorhandler(ImageError)
-    def bad_image(problem):
-        return error(str(problem), 400)
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_):
-        return error(f"the upload is larger than the limit of {max_upload_mb:g} MB", 413)
-
-    @app.errorhandler(HTTPException)
-    def http_error(problem):
-        return error(problem.description or problem.name, problem.code or 500)
-
-    @app.errorhandler(MemoryError)
-    def out_of_memory(_):
-        return error("not enough memory for this image; try a smaller one", 413)
-
+    _answer_errors(app, max_upload_mb)
     return app
 
 

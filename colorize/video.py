@@ -19,6 +19,7 @@ previous frame's working-size state); :func:`colorize_video` reads and writes fi
 """
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -206,16 +207,44 @@ def _av():
 
 
 def open_video(path):
-    """``(container, video stream)`` of a file FFmpeg can read with at least one video stream."""
+    """``(container, video stream)`` of a file FFmpeg can read with at least one video stream (``path``:
+    a file name, or a file object such as an upload held in memory)."""
     av = _av()
+    in_memory = hasattr(path, "read")
+    name = getattr(path, "name", None) or "the upload" if in_memory else path
     try:
-        container = av.open(str(path))
+        container = av.open(path if in_memory else str(path))
     except (av.error.FFmpegError, OSError) as error:
-        raise VideoError(f"{path} is not a video that can be read ({getattr(error, 'strerror', None) or error})") from None
+        raise VideoError(f"{name} is not a video that can be read ({getattr(error, 'strerror', None) or error})") from None
     if not container.streams.video:
         container.close()
-        raise VideoError(f"{path} has no video stream")
+        raise VideoError(f"{name} has no video stream")
     return container, container.streams.video[0]
+
+
+def preview_frames(data: bytes, count: int = 4):
+    """``count`` frames spread evenly over a video held in memory, its first and last among them:
+    ``([(frame number, seconds, uint8 RGB)], frames in the video, frame rate)``.  The frames are
+    counted from the packets first (nothing decoded), then only the chosen ones kept."""
+    container, stream = open_video(io.BytesIO(data))
+    with container:
+        rate = float(stream.average_rate or 25)
+        total = sum(1 for packet in container.demux(stream) if packet.size)
+    if total == 0:
+        raise NoFrames("the upload has no video frames")
+    wanted = sorted({round(i * (total - 1) / max(count - 1, 1)) for i in range(min(count, total))})
+    chosen, last = [], None
+    container, stream = open_video(io.BytesIO(data))
+    with container:
+        for index, rgb in _frames(container, stream, 0, None):
+            last = (index, rgb)
+            if index in wanted:
+                chosen.append((index, index / rate, rgb))
+    if last is not None and len(chosen) < len(wanted) and (not chosen or chosen[-1][0] != last[0]):
+        chosen.append((last[0], last[0] / rate, last[1]))      # fewer frames decoded than packets counted
+    if not chosen:
+        raise NoFrames("the upload has no video frames that can be decoded")
+    return chosen, total, rate
 
 
 def output_codec(path, codec: str | None = None) -> str:

@@ -1,5 +1,5 @@
 // The colorize page: upload, colour points (undo and redo, suggested colours, saved and loaded as
-// JSON), enhancement controls, a before/after slider, download.
+// JSON), enhancement controls, a before/after slider, download; a preview of a few frames of a video clip.
 // Interactive requests send a copy of the photo downscaled to PREVIEW pixels (fast: the server keeps
 // the network's colours of that copy, so a new point costs only its spread); the download sends
 // the original once, with the points scaled to its pixels.  Points live in preview pixels here and
@@ -363,6 +363,34 @@ $("download").addEventListener("click", async () => {
   link.remove();
   say(`downloaded ${link.download}`);
 });
+
+// -- a video clip: a preview of a few frames --------------------------------------------------------
+async function previewClip(file) {
+  if (!file) return;
+  const status = $("clip-status");
+  const tell = (text, isError = false) => { status.textContent = text; status.className = isError ? "error" : ""; };
+  tell(`colorizing 4 frames of ${file.name}…`);
+  $("clip-frames").replaceChildren();
+  const data = new FormData();
+  data.append("video", file, file.name);
+  data.append("frames", "4");
+  data.append("vividness", $("vividness").value);
+  const response = await fetch("/api/video", { method: "POST", body: data });
+  if (!response.ok) { tell(await errorText(response), true); return; }
+  const body = await response.json();
+  for (const frame of body.frames) {
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = `frame ${frame.index} (${frame.time.toFixed(2)} s)`;
+    const image = document.createElement("img");
+    image.src = frame.image;
+    image.alt = `frame ${frame.index} of the clip, colorized`;
+    figure.append(caption, image);
+    $("clip-frames").append(figure);
+  }
+  tell(`${body.frames.length} of its ${body.total} frames (${body.rate} frames/s), each colorized on its own`);
+}
+$("clip").addEventListener("change", () => previewClip($("clip").files[0]));
 
 // -- choosing a file --------------------------------------------------------------------------------
 $("file").addEventListener("change", () => choose($("file").files[0]));

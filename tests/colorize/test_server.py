@@ -1,4 +1,5 @@
 """colorize serve: every endpoint and error through Flask's test client, and the page in a real browser."""
+import base64
 import io
 import json
 import shutil
@@ -169,6 +170,58 @@ def live_server(model):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
+
+
+def clip_bytes(frames, fps=10):
+    """A lossless clip (FFV1 in Matroska) of uint8 RGB frames, as a browser would upload it."""
+    av = pytest.importorskip("av", reason="the video extra (PyAV) reads video")
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as output:
+        stream = output.add_stream("ffv1", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "bgr0"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode())
+    return buffer.getvalue()
+
+
+def post_video(client, data=None, video=None, name="clip.mkv"):
+    form = dict(data or {})
+    if video is not None:
+        form["video"] = (io.BytesIO(video), name)
+    return client.post("/api/video", data=form, content_type="multipart/form-data")
+
+
+def test_a_video_preview_shows_frames_spread_over_the_clip_each_colorized_as_a_photo(client, model):
+    frames = [synthetic_photo(48, 64, seed=t) for t in range(10)]
+    answer = post_video(client, {"frames": "4"}, clip_bytes(frames))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["total"] == 10 and body["rate"] == 10
+    assert [f["index"] for f in body["frames"]] == [0, 3, 6, 9]              # the first and the last among them
+    assert [f["time"] for f in body["frames"]] == [0.0, 0.3, 0.6, 0.9]
+    for shown in body["frames"]:
+        assert shown["image"].startswith("data:image/jpeg;base64,")
+        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(shown["image"].split(",", 1)[1]))))
+        expected = colorize(frames[shown["index"]], model).astype(int)
+        assert image.shape == (48, 64, 3) and np.abs(image - expected).mean() < 4     # JPEG quality 90
+    one = post_video(client, {"frames": "1"}, clip_bytes(frames[:3])).get_json()
+    assert [f["index"] for f in one["frames"]] == [0]
+
+
+@pytest.mark.parametrize("form, video, message", [
+    ({}, None, "no video was uploaded"),
+    ({}, b"not a video at all", "is not a video that can be read"),
+    ({"frames": "0"}, "clip", "frames must be a whole number from 1 to 8"),
+    ({"frames": "many"}, "clip", "frames must be a whole number"),
+    ({"size": "big"}, "clip", "size must be an integer"),
+])
+def test_bad_video_previews_are_400_with_one_sentence(client, form, video, message):
+    if video == "clip":
+        video = clip_bytes([synthetic_photo(16, 16, seed=1)] * 2)
+    answer = post_video(client, form, video)
+    assert answer.status_code == 400 and message in answer.get_json()["error"], answer.get_json()
+
 
 
 @pytest.mark.skipif(not browser_available(), reason="no chromium and chromium-driver (apt-get install chromium "
@@ -366,3 +419,36 @@ def test_vividness_is_a_field_of_the_request_and_the_models_default_is_announced
     for bad in ("2", "lots", "-1"):
         answer = post(client, {"vividness": bad}, png_bytes(photo))
         assert answer.status_code == 400 and "vividness" in answer.get_json()["error"]
+
+
+@pytest.mark.skipif(not browser_available(), reason="no chromium and chromium-driver (apt-get install chromium "
+                                                    "chromium-driver); the HTTP tests above still run")
+def test_a_video_clip_preview_in_a_real_browser(live_server, tmp_path):
+    """A clip chosen on the page: four of its frames come back colorized, with their numbers and times;
+    a file that is not a video: one sentence, no frames."""
+    pytest.importorskip("selenium.webdriver", reason="selenium drives the browser")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    (tmp_path / "clip.mkv").write_bytes(clip_bytes([synthetic_photo(96, 128, seed=t) for t in range(7)]))
+    browser = chrome(tmp_path)
+    wait = WebDriverWait(browser, 60)
+    try:
+        browser.get(live_server)
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#operations .operation"))
+        browser.find_element(By.ID, "clip").send_keys(str(tmp_path / "clip.mkv"))
+        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#clip-frames img")) == 4)
+        captions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#clip-frames figcaption")]
+        assert captions == ["frame 0 (0.00 s)", "frame 2 (0.20 s)", "frame 4 (0.40 s)", "frame 6 (0.60 s)"], captions
+        widths = [e.size["width"] for e in browser.find_elements(By.CSS_SELECTOR, "#clip-frames img")]
+        assert min(widths) > 100 and browser.execute_script(
+            "return [...document.querySelectorAll('#clip-frames img')].every(i => i.complete && i.naturalWidth === 128)")
+        assert "4 of its 7 frames" in browser.find_element(By.ID, "clip-status").text
+        browser.save_screenshot(str(tmp_path / "clip.png"))
+        (tmp_path / "notes.mkv").write_bytes(b"not a video at all")
+        browser.find_element(By.ID, "clip").send_keys(str(tmp_path / "notes.mkv"))
+        wait.until(lambda b: "error" in b.find_element(By.ID, "clip-status").get_attribute("class"))
+        assert "not a video" in browser.find_element(By.ID, "clip-status").text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#clip-frames img")
+    finally:
+        browser.quit()
