@@ -820,9 +820,8 @@ class WeightAverage:
         The average's batch-norm statistics are recomputed for its own weights over
         ``calibration``'s batches (:func:`nnscratch.update_batch_norm`); without it they are the live
         network's, gathered over its last few batches with the live weights.  Those do not
-        belong to the averaged weights: validation of the same run then swings by up to 0.8 dB
-        from one checkpoint to the next as the scene-wide tint comes and goes (measured on the
-        shipped model's run), while recomputed statistics give a steady curve.
+        belong to the averaged weights, so the scene-wide tint of the average would come and go
+        from one checkpoint to the next with them (the figures are in docs/model-history.md).
         """
         if not self.enabled:
             return self.live
