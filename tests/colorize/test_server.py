@@ -33,11 +33,11 @@ def png_bytes(array):
     return buffer.getvalue()
 
 
-def post(client, data=None, image=None, name="photo.png"):
+def post(client, data=None, image=None, name="photo.png", path="/api/colorize", field="image"):
     form = dict(data or {})
     if image is not None:
-        form["image"] = (io.BytesIO(image), name)
-    return client.post("/api/colorize", data=form, content_type="multipart/form-data")
+        form[field] = (io.BytesIO(image), name)
+    return client.post(path, data=form, content_type="multipart/form-data")
 
 
 def test_the_page_and_its_files_are_served(client):
@@ -185,11 +185,8 @@ def clip_bytes(frames, fps=10):
     return buffer.getvalue()
 
 
-def post_video(client, data=None, video=None, name="clip.mkv"):
-    form = dict(data or {})
-    if video is not None:
-        form["video"] = (io.BytesIO(video), name)
-    return client.post("/api/video", data=form, content_type="multipart/form-data")
+def post_video(client, data=None, video=None):
+    return post(client, data, video, "clip.mkv", path="/api/video", field="video")
 
 
 def test_a_video_preview_shows_frames_spread_over_the_clip_each_colorized_as_a_photo(client, model):
